@@ -1,0 +1,52 @@
+# minimx: build the book, run the tests. Every target sets itself up from
+# nothing: all it needs is Python 3 (with its venv module) and GNU make.
+
+PY ?= python3
+VENV = .venv
+VPY = $(VENV)/bin/python
+# Touched after a successful install; older than pyproject.toml -> reinstall.
+# An editable install maps the package only if minimx/ exists when it runs, so
+# the stamp's name records that: when the tangler first creates minimx/, the
+# name changes and the next target reinstalls once.
+STAMP = $(VENV)/.minimx-installed$(if $(wildcard minimx/__init__.py),,-without-package)
+
+.DEFAULT_GOAL := help
+.PHONY: help setup test book tangle execute bench clean
+
+help:
+	@echo "make test      set up .venv, check the tangle, run tests/ and nbval over book/*.ipynb"
+	@echo "make book      set up .venv, check the tangle, build the HTML book into _build/html"
+	@echo "make tangle    regenerate minimx/ from the chapters (tools/tangle.py)"
+	@echo "make execute   re-run the chapters in place so their stored outputs are current"
+	@echo "make bench     run the benchmarks in bench/ (make bench ARGS=name to pick some)"
+	@echo "make setup     only create .venv and install minimx with [test,book]"
+	@echo "make clean     remove _build (keeps .venv)"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(VPY) || $(PY) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -e ".[test,book]"
+	touch $@
+
+test: $(STAMP)
+	$(VPY) tools/tangle.py --check
+	$(VPY) tools/execute.py --check
+	$(VPY) -m pytest -q -p no:cacheprovider tests --nbval --nbval-current-env book/
+
+book: $(STAMP)
+	$(VPY) tools/tangle.py --check
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+
+tangle: $(STAMP)
+	$(VPY) tools/tangle.py
+
+execute: $(STAMP)
+	$(VPY) tools/execute.py $(ARGS)
+
+bench: $(STAMP)
+	$(VPY) bench/run.py $(ARGS)
+
+clean:
+	rm -rf _build

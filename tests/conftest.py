@@ -1,0 +1,60 @@
+"""Shared pytest configuration for minimx's tests.
+
+Markers (``gpu``, ``ch01`` ... ``ch06``, ``tangle``, ``slow``) are declared in
+pyproject.toml. This file only adds what needs code:
+
+* tests marked ``gpu`` are skipped unless CuPy imports and sees a CUDA device;
+* the ``contexts`` fixture lists the devices a test should cover.
+
+minimx is imported inside the fixture, never at module level, so that collecting
+the tests (and the nbval run over ``book/``) does not depend on the package.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+
+@functools.lru_cache(maxsize=None)
+def _gpu_unavailable_reason() -> str | None:
+    """``None`` if CuPy can use a CUDA device, else why not (asked once)."""
+    try:
+        import cupy
+    except Exception as exc:  # ImportError, or a broken CUDA install
+        return f"needs CuPy and a CUDA device: cupy does not import ({exc.__class__.__name__}: {exc})"
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # no driver, no device, driver too old, ...
+        return f"needs a CUDA device: CuPy cannot query devices ({exc.__class__.__name__}: {exc})"
+    if count < 1:
+        return "needs a CUDA device: CuPy reports none"
+    return None
+
+
+def gpu_available() -> bool:
+    return _gpu_unavailable_reason() is None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    gpu_items = [item for item in items if item.get_closest_marker("gpu") is not None]
+    if not gpu_items:
+        return  # do not import CuPy when no test asks for it
+    reason = _gpu_unavailable_reason()
+    if reason is None:
+        return
+    skip = pytest.mark.skip(reason=reason)
+    for item in gpu_items:
+        item.add_marker(skip)
+
+
+@pytest.fixture
+def contexts() -> list:
+    """The devices to test on: two logical CPUs, plus ``gpu(0)`` when there is one."""
+    import minimx as mx
+
+    ctxs = [mx.cpu(0), mx.cpu(1)]
+    if gpu_available():
+        ctxs.append(mx.gpu(0))
+    return ctxs
