@@ -208,8 +208,8 @@ class Dot(Operator):
         if a.shape[-1] != b.shape[0]:
             raise MXNetError(f"dot: the last axis of lhs {a.shape} must match the first "
                              f"axis of rhs {b.shape}" + _transpose_hint(transpose_a, transpose_b))
-        if a.ndim <= 2 and b.ndim <= 2:
-            return a @ b if a.ndim == 2 or b.ndim == 2 else xp.dot(a, b)
+        if a.ndim <= 2 and b.ndim <= 2:   # np.dot agrees with MXNet up to 2-D
+            return xp.dot(a, b)
         return xp.tensordot(a, b, axes=1)
 
 
