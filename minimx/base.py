@@ -12,8 +12,9 @@ class MXNetError(Exception):
 
 
 def add_to_class(cls: type) -> Callable:
-    """Decorator: attach the decorated function to `cls` as a method of the same name."""
+    """Decorator: attach the decorated function (or property) to `cls` under its name."""
     def attach(fn: Callable) -> Callable:
-        setattr(cls, fn.__name__, fn)
+        name = fn.fget.__name__ if isinstance(fn, property) else fn.__name__
+        setattr(cls, name, fn)
         return fn
     return attach
