@@ -2,7 +2,6 @@
 # Do not edit it: edit the notebook(s) and run `make tangle`.
 """Automatic differentiation: recording scopes, backward and grad (`mx.autograd`)."""
 
-import contextlib
 from minimx.base import MXNetError
 from minimx.ndarray.ndarray import NO_GRAD, Leaf, NDArray, Node, _device, _state
 
@@ -21,17 +20,23 @@ __all__ = [
 ]
 
 
-@contextlib.contextmanager
-def _scope(recording: 'bool | None', training: 'bool | None'):
-    saved = (_state.recording, _state.training)
-    if recording is not None:
-        _state.recording = recording
-    if training is not None:
-        _state.training = training
-    try:
-        yield
-    finally:
-        _state.recording, _state.training = saved
+class _scope:
+    """Set the flags (None: leave as is) on entry; restore the previous ones on exit."""
+
+    __slots__ = ('recording', 'training', 'saved')
+
+    def __init__(self, recording: 'bool | None', training: 'bool | None') -> None:
+        self.recording, self.training = recording, training
+
+    def __enter__(self) -> None:
+        self.saved = (_state.recording, _state.training)
+        if self.recording is not None:
+            _state.recording = self.recording
+        if self.training is not None:
+            _state.training = self.training
+
+    def __exit__(self, *exc) -> None:
+        _state.recording, _state.training = self.saved
 
 
 def record(train_mode: bool = True):
@@ -98,19 +103,18 @@ def _topological_order(heads: list) -> tuple:
     stack = [(h, False) for h in reversed(heads)]
     while stack:
         entry, expanded = stack.pop()
-        if expanded:
+        if expanded:             # all of its parents are in `order` already
             order.append(entry)
-            continue
-        if id(entry) in seen:
-            continue
-        seen.add(id(entry))
-        if type(entry) is Leaf:
-            leaves.append(entry)
-        elif type(entry) is Node:
-            if entry.released:
-                raise _released_error()
-            stack.append((entry, True))
-            stack.extend((p, False) for p in entry.parents if type(p) in (Leaf, Node))
+        elif entry not in seen:
+            seen.add(entry)
+            if type(entry) is Node:
+                if entry.inputs is None:
+                    raise _released_error()
+                stack.append((entry, True))
+                stack.extend((p, False) for p in entry.parents
+                             if type(p) is Node or type(p) is Leaf)
+            elif type(entry) is Leaf:
+                leaves.append(entry)
     return order, leaves
 
 
@@ -129,6 +133,7 @@ def _run_backward(heads: list, head_grads: list, retain_graph: bool,
                   capture: 'dict | None' = None) -> None:
     entries = [h._ag for h in heads]
     order, leaves = _topological_order(entries)
+    xp = heads[0]._ctx.xp     # a graph lives on one context: operators check that
     grads: dict = {}
     for entry, g in zip(entries, head_grads):
         grads[entry] = grads[entry] + g if entry in grads else g
@@ -136,17 +141,18 @@ def _run_backward(heads: list, head_grads: list, retain_graph: bool,
         g = grads.pop(node, None)
         if g is None:
             continue
-        xp = heads[0]._ctx.xp
         if node.index is None:
             in_grads = node.op.backward(xp, g, node.inputs, node.output, **node.attrs)
         else:
             in_grads = node.op.backward(xp, g, node.inputs, node.output, node.index,
                                         **node.attrs)
         for parent, ig, a in zip(node.parents, in_grads, node.inputs):
-            if ig is None or type(parent) not in (Leaf, Node):
+            if ig is None or (type(parent) is not Node and type(parent) is not Leaf):
                 continue
-            ig = _unbroadcast(ig, a.shape)
-            grads[parent] = grads[parent] + ig if parent in grads else ig
+            if ig.shape != a.shape:
+                ig = _unbroadcast(ig, a.shape)
+            previous = grads.get(parent)
+            grads[parent] = ig if previous is None else previous + ig
     _write_leaves(leaves, grads, capture)
     if not retain_graph:
         for node in order:
@@ -194,9 +200,16 @@ def _check_heads(heads: list) -> None:
             raise _released_error()
 
 
+def _ones(h: NDArray):
+    with _device(h._ctx):
+        ones = h._ctx.xp.empty(h.shape, h.dtype)
+        ones.fill(1)
+    return ones
+
+
 def _head_grads(heads: list, head_grads) -> list:
     if head_grads is None:
-        return [h._ctx.xp.ones_like(h._data) for h in heads]
+        return [_ones(h) for h in heads]
     head_grads = [head_grads] if isinstance(head_grads, NDArray) else list(head_grads)
     if len(head_grads) != len(heads):
         raise MXNetError(f"backward: got {len(head_grads)} head gradients for "
@@ -204,7 +217,7 @@ def _head_grads(heads: list, head_grads) -> list:
     out = []
     for h, g in zip(heads, head_grads):
         if g is None:
-            out.append(h._ctx.xp.ones_like(h._data))
+            out.append(_ones(h))
             continue
         if g.shape != h.shape:
             raise MXNetError(f"backward: the head gradient has shape {g.shape} but its "

@@ -186,19 +186,23 @@ class Reduce(Operator):
 
     def forward(self, xp, x, axis=None, keepdims=False, exclude=False):
         axes = self.axes(x.ndim, axis, exclude)
-        return getattr(xp, self.name)(x, axis=axes, keepdims=keepdims).astype(x.dtype)
+        # The array method (x.sum) skips NumPy's Python-level wrapper (np.sum).
+        out = getattr(x, self.name)(axis=axes, keepdims=keepdims)
+        return out.astype(x.dtype, copy=False)
 
     def backward(self, xp, g, inputs, out, axis=None, keepdims=False, exclude=False):
         (x,) = inputs
         axes = self.axes(x.ndim, axis, exclude)
         g = _expand(g, x, axes)
-        if self.name == 'sum':
-            return (xp.broadcast_to(g, x.shape),)
-        if self.name == 'mean':
-            count = 1
-            for a in axes:
-                count *= x.shape[a]
-            return (xp.broadcast_to(g / x.dtype.type(count), x.shape),)
+        if self.name in ('sum', 'mean'):
+            gx = xp.empty(x.shape, g.dtype)
+            gx[...] = g                       # broadcast into a fresh array
+            if self.name == 'mean':
+                count = 1
+                for a in axes:
+                    count *= x.shape[a]
+                gx /= count
+            return (gx,)
         if self.name == 'prod':
             return (g * _expand(out, x, axes) / x,)
         return (g * (x == _expand(out, x, axes)),)   # max and min

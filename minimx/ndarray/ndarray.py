@@ -256,8 +256,8 @@ class NDArray:
             raise MXNetError(f"attach_grad: grad_req must be 'write', 'add' or 'null', "
                              f"got {grad_req!r}")
         with _device(self._ctx):
-            grad = NDArray(self._ctx.xp.zeros_like(self._data), self._ctx)
-        self._ag = Leaf(grad, grad_req)
+            grad = self._ctx.xp.zeros(self._data.shape, self._data.dtype)
+        self._ag = Leaf(NDArray(grad, self._ctx), grad_req)
 
     @property
     def grad(self) -> 'NDArray | None':
@@ -325,27 +325,26 @@ def invoke(op: Operator, inputs: tuple, attrs: dict):
         raise _not_ndarray(op, inputs) from None
     if len(inputs) > 1:
         _check_inputs(op, inputs, ctx)
-    result = _wrap(_forward(op, ctx, arrays, attrs), ctx)
+    try:
+        out = _forward_on_gpu(op, ctx, arrays, attrs) if ctx.is_gpu else \
+            op.forward(np, *arrays, **attrs)
+    except (ValueError, IndexError, TypeError) as err:
+        raise _explain(op, arrays, err) from err
+    if type(out) is tuple or type(out) is list:
+        result = [_wrap(o, ctx) for o in out]
+    else:
+        result = _wrap(out, ctx)
     if _state.recording:
         _record(op, inputs, attrs, arrays, result)
     return result
 
 
-def _forward(op: Operator, ctx: Context, arrays: list, attrs: dict):
-    try:
-        if ctx.is_gpu:
-            with ctx.xp.cuda.Device(ctx.device_id):
-                return op.forward(ctx.xp, *arrays, **attrs)
+def _forward_on_gpu(op: Operator, ctx: Context, arrays: list, attrs: dict):
+    with ctx.xp.cuda.Device(ctx.device_id):        # CuPy runs on the current device
         return op.forward(ctx.xp, *arrays, **attrs)
-    except MXNetError:
-        raise
-    except (ValueError, IndexError, TypeError) as err:
-        raise _explain(op, arrays, err) from err
 
 
-def _wrap(out, ctx: Context):
-    if isinstance(out, (tuple, list)):
-        return [_wrap(o, ctx) for o in out]
+def _wrap(out, ctx: Context) -> 'NDArray':
     if out.ndim == 0:   # MXNet has no 0-d arrays: x.sum() has shape (1,)
         out = out.reshape(1)
     return NDArray(out, ctx)
@@ -508,9 +507,8 @@ class ScalarOp(Operator):
     def forward(self, xp, x, scalar):
         if x.dtype.kind != 'f':
             scalar = x.dtype.type(scalar)   # MXNet casts the scalar first: int32 * 2.5 = * 2
-        if self.reflected:
-            return _like(self.op.forward(xp, scalar, x), x)
-        return _like(self.op.forward(xp, x, scalar), x)
+        out = self.op.forward(xp, scalar, x) if self.reflected else self.op.forward(xp, x, scalar)
+        return out if out.dtype == x.dtype else out.astype(x.dtype)
 
     def backward(self, xp, g, inputs, out, scalar):
         (x,) = inputs
@@ -523,6 +521,11 @@ class BinaryOp(Operator):
     """A broadcasting binary operator; either argument may be a scalar."""
 
     num_inputs = 2
+
+    def __init__(self) -> None:
+        # Its scalar forms, built once: `x + 1` runs in every training loop.
+        self.scalar_op = ScalarOp(self)
+        self.rscalar_op = ScalarOp(self, reflected=True)
 
     def __call__(self, lhs, rhs):
         return apply_binary(self, lhs, rhs)
@@ -623,6 +626,7 @@ class Compare(BinaryOp):
 
     def __init__(self, name: str, fn_name: str) -> None:
         self.name, self.fn_name = name, fn_name
+        super().__init__()
 
     def forward(self, xp, a, b):
         dtype = a.dtype if hasattr(a, 'dtype') else b.dtype
@@ -644,26 +648,17 @@ lesser_equal = Compare('broadcast_lesser_equal', 'less_equal')
 _EMPTY: dict = {}
 
 
-def apply_binary(op: Operator, lhs, rhs) -> NDArray:
+def apply_binary(op: BinaryOp, lhs, rhs) -> NDArray:
     """`op(lhs, rhs)` where either side (not both) may be a Python or NumPy scalar."""
     if type(rhs) is NDArray:
         if type(lhs) is NDArray:
             return invoke(op, (lhs, rhs), _EMPTY)
-        return invoke(_scalar_op(op, True), (rhs,), {'scalar': _check_scalar(op, lhs)})
-    return invoke(_scalar_op(op, False), (lhs,), {'scalar': _check_scalar(op, rhs)})
-
-
-def _scalar_op(op: Operator, reflected: bool) -> ScalarOp:
-    key = '_rscalar' if reflected else '_scalar'
-    scalar_op = op.__dict__.get(key)
-    if scalar_op is None:
-        scalar_op = ScalarOp(op, reflected)
-        setattr(op, key, scalar_op)
-    return scalar_op
+        return invoke(op.rscalar_op, (rhs,), {'scalar': _check_scalar(op, lhs)})
+    return invoke(op.scalar_op, (lhs,), {'scalar': _check_scalar(op, rhs)})
 
 
 def _check_scalar(op: Operator, value):
-    if isinstance(value, (numbers.Number, np.generic)):
+    if type(value) is float or type(value) is int or isinstance(value, (numbers.Number, np.generic)):
         return value
     if isinstance(value, NDArray):
         raise MXNetError(f"{op.name}: expected an NDArray on the left, got an NDArray "
@@ -787,9 +782,12 @@ class Node:
     def __init__(self, op, attrs, inputs, output, parents, index=None) -> None:
         self.op, self.attrs, self.index = op, attrs, index
         self.inputs, self.output, self.parents = inputs, output, parents
-        self.pins = [id(_owner(a)) for a in inputs]
-        self.pins += [id(_owner(o)) for o in (output if index is not None else (output,))]
-        for key in self.pins:
+        saved = inputs + list(output) if index is not None else inputs + [output]
+        self.pins = pins = []
+        for a in saved:   # the loop is _owner() inlined: this runs for every recorded op
+            base = a.base
+            key = id(a if base is None else base)
+            pins.append(key)
             _pins[key] = _pins.get(key, 0) + 1
 
     @property
@@ -814,7 +812,10 @@ class Node:
 
 def _record(op: Operator, inputs: tuple, attrs: dict, arrays: list, result) -> None:
     parents = [x._ag for x in inputs]
-    if all(p is None or p is NO_GRAD for p in parents):
+    for p in parents:
+        if p is not None and p is not NO_GRAD:
+            break
+    else:   # no input is part of a graph: the result is a constant
         for r in (result if isinstance(result, list) else (result,)):
             r._ag = NO_GRAD
         return
