@@ -59,7 +59,7 @@ def main() -> None:
     else:
         print("  PyTorch           not installed (pip install torch to compare)")
     # Not recording, the dispatcher's only autograd work is reading one flag.
-    from minimx.ndarray.ndarray import _state
+    from minimx.ndarray.tape import _state
     a = nd.array(np.ones((4, 4), dtype=np.float32))
     plain = min(timeit.repeat(lambda: a * 2, number=100_000, repeat=7)) / 100_000 * 1e6
     flag = min(timeit.repeat(lambda: _state.recording, number=100_000, repeat=7)) / 100_000 * 1e6

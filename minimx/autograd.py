@@ -3,7 +3,8 @@
 """Automatic differentiation: recording scopes, backward and grad (`mx.autograd`)."""
 
 from minimx.base import MXNetError
-from minimx.ndarray.ndarray import NO_GRAD, Leaf, NDArray, Node, _device, _state
+from minimx.ndarray.ndarray import NDArray, _device
+from minimx.ndarray.tape import NO_GRAD, Leaf, Node, _state
 
 __all__ = [
     'record',

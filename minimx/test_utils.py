@@ -4,7 +4,8 @@
 
 import numpy as np
 from minimx import autograd
-from minimx.ndarray.ndarray import NDArray, array
+from minimx.ndarray.creation import array
+from minimx.ndarray.ndarray import NDArray
 
 __all__ = ['assert_almost_equal', 'check_numeric_gradient']
 

@@ -3,6 +3,7 @@
 """`mx.nd`: the NDArray and its operators."""
 
 from minimx.ndarray.ndarray import *
+from minimx.ndarray.creation import *
 from minimx.ndarray.elemwise import *
 from minimx.ndarray.shape import *
 from minimx.ndarray.indexing import *

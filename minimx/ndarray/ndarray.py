@@ -8,20 +8,12 @@ from types import MethodType
 import numpy as np
 from minimx.base import MXNetError, add_to_class
 from minimx.context import Context, current_context, num_gpus
-import threading
+from minimx.ndarray.tape import NO_GRAD, Leaf, Node, _owner, _pins, _state
 
 __all__ = [
     'NDArray',
     'Operator',
     'invoke',
-    'array',
-    'zeros',
-    'ones',
-    'full',
-    'empty',
-    'zeros_like',
-    'ones_like',
-    'arange',
     'waitall',
     'Cast',
     'cast',
@@ -54,9 +46,6 @@ __all__ = [
     'fluent',
     'GetItem',
     'getitem',
-    'Leaf',
-    'NO_GRAD',
-    'Node',
     'StopGradient',
     'stop_gradient',
     'BlockGrad',
@@ -403,72 +392,6 @@ def _to_context(data, ctx: Context):
         return np.array(data)
 
 
-def array(source_array, ctx: Context | None = None, dtype=None) -> NDArray:
-    """A new NDArray holding a copy of `source_array` (float32 unless `dtype` is given)."""
-    ctx = Context(ctx) if ctx is not None else current_context()
-    if isinstance(source_array, NDArray):
-        data = source_array._data
-        dtype = dtype or source_array.dtype
-    else:
-        data = np.asarray(source_array)
-        dtype = dtype or np.float32
-    data = _to_context(data, ctx)
-    if data.ndim == 0:   # nd.array(5) has shape (1,): MXNet has no 0-d arrays
-        data = data.reshape(1)
-    if data.dtype != np.dtype(dtype):
-        data = data.astype(dtype)
-    return NDArray(data, ctx)
-
-
-def _create(fn_name: str, shape, ctx, dtype, *args) -> NDArray:
-    ctx = Context(ctx) if ctx is not None else current_context()
-    shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
-    with _device(ctx):
-        data = getattr(ctx.xp, fn_name)(shape, *args, dtype=dtype or np.float32)
-    return NDArray(data, ctx)
-
-
-def zeros(shape, ctx: Context | None = None, dtype=None) -> NDArray:
-    """An array of zeros (float32 by default)."""
-    return _create('zeros', shape, ctx, dtype)
-
-
-def ones(shape, ctx: Context | None = None, dtype=None) -> NDArray:
-    """An array of ones (float32 by default)."""
-    return _create('ones', shape, ctx, dtype)
-
-
-def full(shape, val, ctx: Context | None = None, dtype=None) -> NDArray:
-    """An array filled with `val` (float32 by default)."""
-    return _create('full', shape, ctx, dtype, val)
-
-
-def empty(shape, ctx: Context | None = None, dtype=None) -> NDArray:
-    """An uninitialised array: its values are whatever the memory held."""
-    return _create('empty', shape, ctx, dtype)
-
-
-def zeros_like(other: NDArray) -> NDArray:
-    """Zeros with the shape, dtype and context of `other`."""
-    return zeros(other.shape, other.context, other.dtype)
-
-
-def ones_like(other: NDArray) -> NDArray:
-    """Ones with the shape, dtype and context of `other`."""
-    return ones(other.shape, other.context, other.dtype)
-
-
-def arange(start, stop=None, step=1.0, repeat: int = 1, ctx: Context | None = None,
-           dtype=None) -> NDArray:
-    """Evenly spaced values in [start, stop), each repeated `repeat` times (float32)."""
-    if stop is None:
-        start, stop = 0, start
-    values = np.arange(start, stop, step, dtype=dtype or np.float32)
-    if repeat > 1:
-        values = np.repeat(values, repeat)
-    return array(values, ctx=ctx, dtype=values.dtype)
-
-
 def waitall() -> None:
     """Block until all queued work on all devices is done (as `mx.nd.waitall`)."""
     for i in range(num_gpus()):
@@ -740,74 +663,6 @@ def _inplace(target: NDArray, op: Operator, other) -> NDArray:
                          "operation cannot change the shape. Use x = x + y instead.")
     _assign(target, slice(None), result)
     return target
-
-
-class _AutogradState(threading.local):
-    """Per-thread autograd flags; class attributes give each new thread the defaults."""
-
-    recording = False
-    training = False
-
-
-_state = _AutogradState()
-
-
-class Leaf:
-    """The autograd entry of an array with `attach_grad()`: its gradient buffer and request."""
-
-    __slots__ = ('grad', 'req', 'fresh')
-
-    def __init__(self, grad: 'NDArray', req: str) -> None:
-        self.grad, self.req = grad, req
-        self.fresh = False   # set by backward; a Trainer clears it when it uses the gradient
-
-
-NO_GRAD = object()   # the entry of an array recorded from inputs that need no gradient
-
-_pins: dict = {}   # id(owning buffer) -> number of live nodes that saved it
-
-
-def _owner(data):
-    """The buffer that owns `data`'s memory (itself unless `data` is a view)."""
-    base = data.base
-    return data if base is None else base
-
-
-class Node:
-    """The record of one operator call: what its backward rule needs, and its parents."""
-
-    __slots__ = ('op', 'attrs', 'inputs', 'output', 'parents', 'index', 'pins',
-                 '__weakref__')
-
-    def __init__(self, op, attrs, inputs, output, parents, index=None) -> None:
-        self.op, self.attrs, self.index = op, attrs, index
-        self.inputs, self.output, self.parents = inputs, output, parents
-        saved = inputs + list(output) if index is not None else inputs + [output]
-        self.pins = pins = []
-        for a in saved:   # the loop is _owner() inlined: this runs for every recorded op
-            base = a.base
-            key = id(a if base is None else base)
-            pins.append(key)
-            _pins[key] = _pins.get(key, 0) + 1
-
-    @property
-    def released(self) -> bool:
-        return self.inputs is None
-
-    def release(self) -> None:
-        """Free the saved arrays and their pins (the graph cannot be backpropagated again)."""
-        if self.inputs is None:
-            return
-        self.inputs = self.output = None
-        for key in self.pins:
-            count = _pins[key] - 1
-            if count:
-                _pins[key] = count
-            else:
-                del _pins[key]
-
-    def __del__(self) -> None:
-        self.release()
 
 
 def _record(op: Operator, inputs: tuple, attrs: dict, arrays: list, result) -> None:

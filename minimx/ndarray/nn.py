@@ -6,7 +6,7 @@ import numpy as np
 from minimx.base import MXNetError
 from minimx.ndarray.ndarray import Operator, fluent, invoke
 from minimx.base import add_to_class
-from minimx.ndarray.ndarray import _state
+from minimx.ndarray.tape import _state
 from minimx.ndarray.random import uniform
 
 __all__ = [
