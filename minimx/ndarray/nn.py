@@ -101,6 +101,13 @@ def _windows(xp, x, kernel, stride, dilate, pad, pad_value=0):
     return view[:, :, ::sh, ::sw, ::dh, ::dw]
 
 
+def _im2col(xp, x, kernel, stride, dilate, pad):
+    """Columns (N, C*kh*kw, H_out*W_out) of every window, and (H_out, W_out)."""
+    win = _windows(xp, x, kernel, stride, dilate, pad)
+    n, c, oh, ow, kh, kw = win.shape
+    return win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow), (oh, ow)
+
+
 class ConvolutionOp(Operator):
     name = 'Convolution'
     num_inputs = None   # data, weight[, bias]
@@ -112,35 +119,35 @@ class ConvolutionOp(Operator):
     def forward(self, xp, x, w, b=None, kernel=None, stride=1, dilate=1, pad=0,
                 num_filter=None, num_group=1, no_bias=False, layout='NCHW'):
         _check_conv(x, w, kernel, num_filter, num_group, layout)
-        cols = _windows(xp, x, w.shape[2:], _pair(stride), _pair(dilate), _pair(pad))
-        n, c, oh, ow = cols.shape[:4]
-        g, cg, fg = num_group, c // num_group, w.shape[0] // num_group
-        outs = []
-        for i in range(g):   # each group: (N*OH*OW, cg*kh*kw) @ (cg*kh*kw, fg)
-            patch = cols[:, i * cg:(i + 1) * cg].transpose(0, 2, 3, 1, 4, 5)
-            patch = patch.reshape(n * oh * ow, -1)
-            outs.append(patch @ w[i * fg:(i + 1) * fg].reshape(fg, -1).T)
-        y = outs[0] if g == 1 else xp.concatenate(outs, axis=1)
-        y = y.reshape(n, oh, ow, -1).transpose(0, 3, 1, 2)
+        cols, (oh, ow) = _im2col(xp, x, w.shape[2:], _pair(stride), _pair(dilate), _pair(pad))
+        rows, fg = cols.shape[1] // num_group, w.shape[0] // num_group
+        outs = [xp.matmul(w[i * fg:(i + 1) * fg].reshape(fg, -1),    # (fg, rows)
+                          cols[:, i * rows:(i + 1) * rows])           # (N, rows, OH*OW)
+                for i in range(num_group)]
+        y = outs[0] if num_group == 1 else xp.concatenate(outs, axis=1)
+        y = y.reshape(x.shape[0], w.shape[0], oh, ow)
         if b is not None:
-            y = y + b.reshape(1, -1, 1, 1)
-        return xp.ascontiguousarray(y)
+            y += b.reshape(1, -1, 1, 1)
+        return y
 
     def backward(self, xp, g, inputs, out, kernel=None, stride=1, dilate=1, pad=0,
                  num_filter=None, num_group=1, no_bias=False, layout='NCHW'):
         x, w = inputs[0], inputs[1]
         stride, dilate, pad = _pair(stride), _pair(dilate), _pair(pad)
-        cols = _windows(xp, x, w.shape[2:], stride, dilate, pad)
-        n, c, oh, ow, kh, kw = cols.shape
-        groups, cg, fg = num_group, c // num_group, w.shape[0] // num_group
+        cols, (oh, ow) = _im2col(xp, x, w.shape[2:], stride, dilate, pad)
+        n, f = x.shape[0], w.shape[0]
+        g3 = g.reshape(n, f, oh * ow)
+        rows, fg = cols.shape[1] // num_group, f // num_group
         gw, gcols = [], []
-        for i in range(groups):
-            gi = g[:, i * fg:(i + 1) * fg]
-            gw.append(xp.tensordot(gi, cols[:, i * cg:(i + 1) * cg], axes=([0, 2, 3], [0, 2, 3])))
-            gcols.append(xp.tensordot(gi, w[i * fg:(i + 1) * fg], axes=([1], [0])))
-        gcols = gcols[0] if groups == 1 else xp.concatenate(gcols, axis=3)  # n,oh,ow,c,kh,kw
-        gx = _col2im(xp, gcols, x.shape, (kh, kw), stride, dilate, pad)
-        grads = (gx, xp.concatenate(gw, axis=0).astype(w.dtype))
+        for i in range(num_group):
+            gi, ci = g3[:, i * fg:(i + 1) * fg], cols[:, i * rows:(i + 1) * rows]
+            wi = w[i * fg:(i + 1) * fg].reshape(fg, rows)
+            gw.append(xp.matmul(gi, ci.transpose(0, 2, 1)).sum(axis=0))   # (fg, rows)
+            gcols.append(xp.matmul(wi.T, gi))                              # (N, rows, L)
+        gcols = gcols[0] if num_group == 1 else xp.concatenate(gcols, axis=1)
+        gcols = gcols.reshape((n, x.shape[1]) + w.shape[2:] + (oh, ow))
+        gx = _col2im(xp, gcols, x.shape, stride, dilate, pad)
+        grads = (gx, xp.concatenate(gw, axis=0).reshape(w.shape).astype(w.dtype))
         return grads + ((g.sum(axis=(0, 2, 3)),) if len(inputs) == 3 else ())
 
 
@@ -182,15 +189,14 @@ class PoolingOp(Operator):
         kernel, stride, pad = _pair(kernel), _pair(stride), _pair(pad)
         fill = -np.inf if pool_type == 'max' else 0
         padded = _pad_pool(xp, x, kernel, stride, pad, pooling_convention, fill)
-        win = _windows(xp, padded, kernel, stride, (1, 1), (0, 0))
-        if pool_type == 'max':
-            return win.max(axis=(4, 5))
-        total = win.sum(axis=(4, 5))
-        if pool_type == 'sum':
-            return total
-        sizes = _window_sizes(xp, x, kernel, stride, pad, pooling_convention,
-                              count_include_pad)
-        return (total / sizes).astype(x.dtype)
+        combine = xp.maximum if pool_type == 'max' else xp.add
+        out = None
+        for tap in _taps(padded, kernel, stride):
+            out = tap.copy() if out is None else combine(out, tap, out=out)
+        if pool_type == 'avg':
+            out /= _window_sizes(xp, x, kernel, stride, pad, pooling_convention,
+                                 count_include_pad)
+        return out
 
     def backward(self, xp, g, inputs, out, kernel=(1, 1), pool_type='max', global_pool=False,
                  stride=(1, 1), pad=0, pooling_convention='valid', count_include_pad=True,
@@ -206,22 +212,36 @@ class PoolingOp(Operator):
         kernel, stride, pad = _pair(kernel), _pair(stride), _pair(pad)
         fill = -np.inf if pool_type == 'max' else 0
         padded = _pad_pool(xp, x, kernel, stride, pad, pooling_convention, fill)
-        n, c, oh, ow = g.shape
-        g6 = g.reshape(n, c, oh, ow, 1, 1)
-        if pool_type == 'max':
-            win = _windows(xp, padded, kernel, stride, (1, 1), (0, 0))
-            first = win.reshape(n, c, oh, ow, -1).argmax(axis=4)
-            hit = xp.arange(kernel[0] * kernel[1]) == first[..., None]
-            gcols = hit.reshape(n, c, oh, ow, *kernel) * g6
-        else:
-            if pool_type == 'avg':
-                g6 = g6 / _window_sizes(xp, x, kernel, stride, pad, pooling_convention,
-                                        count_include_pad)[..., None, None]
-            gcols = xp.broadcast_to(g6, (n, c, oh, ow) + kernel)
-        gx = _col2im(xp, gcols.transpose(0, 2, 3, 1, 4, 5), padded.shape, kernel, stride,
-                     (1, 1), (0, 0))
+        gx = xp.zeros(padded.shape, dtype=x.dtype)
+        if pool_type == 'avg':
+            g = g / _window_sizes(xp, x, kernel, stride, pad, pooling_convention,
+                                  count_include_pad)
+        taken = xp.zeros(g.shape, dtype=bool) if pool_type == 'max' else None
+        for tap, gtap in zip(_taps(padded, kernel, stride), _taps(gx, kernel, stride)):
+            if pool_type == 'max':
+                hit = (tap == out) & ~taken       # the first maximum of each window
+                taken |= hit
+                gtap += g * hit
+            else:
+                gtap += g
         ph, pw = pad
-        return (gx[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]].astype(x.dtype),)
+        return (gx[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]],)
+
+
+def _taps(x, kernel, stride):
+    """For each kernel position (i, j), the strided view of `x` that it sees in every window.
+
+    A window's maximum (or sum) is the elementwise maximum (or sum) of these kh*kw views,
+    which is much faster than reducing over a (..., kh, kw) window view.
+    """
+    (kh, kw), (sh, sw) = kernel, stride
+    oh, ow = (x.shape[2] - kh) // sh + 1, (x.shape[3] - kw) // sw + 1
+    if oh < 1 or ow < 1:
+        raise MXNetError(f"Pooling: the window {kernel} does not fit in the padded input "
+                         f"of height x width {x.shape[2]}x{x.shape[3]}")
+    for i in range(kh):
+        for j in range(kw):
+            yield x[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
 
 
 def _pad_pool(xp, x, kernel, stride, pad, convention, fill):
@@ -251,25 +271,27 @@ def _window_sizes(xp, x, kernel, stride, pad, convention, count_include_pad):
         ones = _pad_pool(xp, ones, kernel, stride, (0, 0), convention, 0)
     else:
         ones = _pad_pool(xp, ones, kernel, stride, pad, convention, 0)
-    return _windows(xp, ones, kernel, stride, (1, 1), (0, 0)).sum(axis=(4, 5))
+    sizes = None
+    for tap in _taps(ones, kernel, stride):
+        sizes = tap.copy() if sizes is None else xp.add(sizes, tap, out=sizes)
+    return sizes
 
 
 # MXNet spells these three operators with capitals: nd.FullyConnected(x, w, b, ...).
 FullyConnected, Convolution, Pooling = FullyConnectedOp(), ConvolutionOp(), PoolingOp()
 
 
-def _col2im(xp, gcols, shape, kernel, stride, dilate, pad):
-    """Add window gradients (n, oh, ow, c, kh, kw) back onto an input of `shape`."""
+def _col2im(xp, gcols, shape, stride, dilate, pad):
+    """Add column gradients (N, C, kh, kw, H_out, W_out) back onto an input of `shape`."""
     n, c, h, w = shape
     (sh, sw), (dh, dw), (ph, pw) = stride, dilate, pad
-    oh, ow = gcols.shape[1:3]
+    kh, kw, oh, ow = gcols.shape[2:]
     gx = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=gcols.dtype)
-    for i in range(kernel[0]):
-        for j in range(kernel[1]):
-            rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
-            cols = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
-            gx[:, :, rows, cols] += gcols[:, :, :, :, i, j].transpose(0, 3, 1, 2)
-    return gx[:, :, ph:ph + h, pw:pw + w]
+    for i in range(kh):
+        for j in range(kw):
+            gx[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh,
+               j * dw:j * dw + sw * (ow - 1) + 1:sw] += gcols[:, :, i, j]
+    return gx[:, :, ph:ph + h, pw:pw + w] if ph or pw else gx
 
 
 def Dropout(data, p: float = 0.5, mode: str = 'training', axes=()):
