@@ -124,8 +124,7 @@ def test_modulo_with_broadcasting(data):
     a = data.draw(arr(shapes[0], st.builds(lambda k, u: k + 0.5 + u, st.integers(-6, 6),
                                           floats(-0.2, 0.2))))
     b = data.draw(arr(shapes[1], st.sampled_from([1.0, 2.0, 4.0, -1.0, -2.0, -4.0])))
-    ga, gb = check(nd.modulo, a, b)
-    # The gradient of b is not trivially zero: check one value by hand too.
+    ga, gb = check(nd.modulo, a, b)      # test_modulo_gradient_by_hand checks values
     assert ga.shape == a.shape and gb.shape == b.shape
 
 
@@ -447,6 +446,8 @@ BASIC_KEYS = {
     'x[::-1]': lambda a: a[::-1],
     'x[None, 2]': lambda a: a[None, 2],
     'x[0][1]': lambda a: a[0][1] * a[1],
+    'x[1, 2, 0]': lambda a: a[1, 2, 0] * a,
+    'x.reshape(-1)[5]': lambda a: a.reshape(-1)[5] * a.reshape(-1)[-1],
 }
 
 
@@ -491,8 +492,8 @@ def test_take(mode, data):
     axis = data.draw(st.integers(-x.ndim, x.ndim - 1))
     n = x.shape[axis]
     idx_shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=2, max_side=3))
-    low, high = (-2, n + 1) if True else (0, n - 1)   # out of range on purpose
-    idx = data.draw(hnp.arrays(np.int64, idx_shape, elements=st.integers(low, high)))
+    # Out-of-range indices on purpose: 'clip' and 'wrap' map them back into range.
+    idx = data.draw(hnp.arrays(np.int64, idx_shape, elements=st.integers(-2, n + 1)))
     index = const(idx, dtype=np.float32)
     check(lambda a: nd.take(a, index, axis=axis, mode=mode), x)
 
@@ -500,7 +501,7 @@ def test_take(mode, data):
 def test_take_out_of_range_by_hand():
     x = nd.array([1.0, 2.0, 3.0])
     x.attach_grad()
-    for mode, expected in (('clip', [1, 0, 2]), ('wrap', [2, 1, 0])):
+    for mode, expected in (('clip', [1, 0, 2]), ('wrap', [0, 1, 2])):
         with autograd.record():
             y = nd.take(x, nd.array([-1, 4, 5]), mode=mode)
         y.backward()
@@ -509,18 +510,28 @@ def test_take_out_of_range_by_hand():
 
 @pytest.mark.parametrize('axis', [0, -1, 1])
 @pytest.mark.parametrize('keepdims', [False, True])
-@given(data=st.data())
+@given(data=st.data(), mode=st.sampled_from(['clip', 'wrap']))
 @FAST
-def test_pick(axis, keepdims, data):
+def test_pick(axis, keepdims, data, mode):
     shape = data.draw(hnp.array_shapes(min_dims=2, max_dims=3, max_side=4))
     x = data.draw(arr(shape))
     ax = axis % x.ndim
     idx_shape = shape[:ax] + shape[ax + 1:]
-    idx = data.draw(hnp.arrays(np.int64, idx_shape, elements=st.integers(0, shape[ax] - 1)))
+    idx = data.draw(hnp.arrays(np.int64, idx_shape, elements=st.integers(-2, shape[ax] + 1)))
     if keepdims and data.draw(st.booleans()):      # the index may keep the axis too
         idx = np.expand_dims(idx, ax)
     index = const(idx, dtype=np.float32)
-    check(lambda a: nd.pick(a, index, axis=axis, keepdims=keepdims), x)
+    check(lambda a: nd.pick(a, index, axis=axis, keepdims=keepdims, mode=mode), x)
+
+
+def test_pick_gradient_by_hand():
+    x = nd.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    x.attach_grad()
+    with autograd.record():
+        y = nd.pick(x, nd.array([2, 0]), axis=-1) * nd.array([10.0, 100.0])
+    y.backward()
+    assert_array_equal(y.asnumpy(), [30, 400])
+    assert_array_equal(x.grad.asnumpy(), [[0, 0, 10], [100, 0, 0]])
 
 
 @given(data=st.data(), row_condition=st.booleans())
@@ -554,8 +565,6 @@ def test_topk_values(ret_typ, data, is_ascend):
     check(values, x)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: topk(axis=None) backward scatters along "
-                   "axis 0 of the unflattened input instead of the flattened array")
 def test_topk_axis_none_values():
     x = np.array([[3.0, 1.0, 4.0], [1.5, 5.0, 9.0]])
     check(lambda a: nd.topk(a, axis=None, k=2, ret_typ='value'), x)
@@ -716,6 +725,21 @@ def test_stop_gradient_gives_zero(stop):
     assert_array_equal(x.grad.asnumpy(), [1, -2, 3])
 
 
+def test_stop_gradient_returns_a_new_array():
+    x = nd.array([1.0, 2.0, 3.0])
+    z = nd.stop_gradient(x)
+    z[:] = 0
+    assert_array_equal(x.asnumpy(), [1, 2, 3])
+
+
+def test_inactive_dropout_returns_a_new_array():
+    x = nd.array([1.0, 2.0, 3.0])
+    y = nd.Dropout(x, p=0.5)          # predict mode: identity values
+    assert_array_equal(y.asnumpy(), [1, 2, 3])
+    y[:] = 0
+    assert_array_equal(x.asnumpy(), [1, 2, 3])
+
+
 @pytest.mark.parametrize('p', [0.25, 0.5, 0.8])
 def test_dropout_gradient_is_the_mask_scaling(p):
     x = nd.array(np.arange(1.0, 41.0).reshape(4, 10), dtype=F64)
@@ -745,10 +769,6 @@ def test_dropout_axes_shares_the_mask():
 
 
 # ----------------------------------------------------------------------------- zero gradients
-
-def _indices(x):
-    return x   # x holds small non-negative integers in these cases
-
 
 NON_DIFFERENTIABLE = {
     'x > 1': lambda x: x > 1,

@@ -152,6 +152,10 @@ class TopK(Operator):
         data = inputs[0]
         if ret_typ in ('indices', 'mask') or index == 1:
             return (None,)
+        if axis is None:                      # the forward searched the flattened array
+            gx = self.backward(xp, g, (data.reshape(-1),), out, index, 0, k, ret_typ,
+                               is_ascend, dtype)[0]
+            return (gx.reshape(data.shape),)
         axis = normalize_axis(axis, data.ndim, self.name)[0]
         order = xp.argsort(data if is_ascend else -data, axis=axis, kind='stable')
         idx = xp.take(order, xp.arange(k), axis=axis)

@@ -8,6 +8,7 @@ from types import MethodType
 import numpy as np
 from minimx.base import MXNetError, add_to_class
 from minimx.context import Context, current_context, num_gpus
+from minimx.context import Context
 from minimx.ndarray.tape import NO_GRAD, Leaf, Node, _owner, _pins, _state
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     'StopGradient',
     'stop_gradient',
     'BlockGrad',
+    'CopyTo',
 ]
 
 
@@ -137,10 +139,15 @@ class NDArray:
             if other.shape != self.shape:
                 raise MXNetError(f"copyto: cannot copy an array of shape {self.shape} into "
                                  f"one of shape {other.shape}")
+            if _state.recording:
+                _check_write(other, self)
             other[:] = NDArray(_to_context(self._data, other._ctx), other._ctx)
             return other
         ctx = Context(other)
-        return NDArray(_to_context(self._data, ctx), ctx)
+        result = NDArray(_to_context(self._data, ctx), ctx)
+        if _state.recording:
+            _record(_copy_op, (self,), {'src': self._ctx}, [self._data], result)
+        return result
 
     def as_in_context(self, context: Context) -> 'NDArray':
         """This array on `context`: itself when it is already there, else a copy."""
@@ -686,13 +693,25 @@ class StopGradient(Operator):
     name = 'BlockGrad'
 
     def forward(self, xp, x):
-        return x
+        return x.copy()        # a new array, as MXNet's BlockGrad: writes to it stay local
 
     def backward(self, xp, g, inputs, out):
         return (None,)
 
 
 stop_gradient = BlockGrad = StopGradient()
+
+
+class CopyTo(Operator):
+    """The record of a copy between contexts (MXNet: `_copyto`); see `NDArray.copyto`."""
+
+    name = '_copyto'
+
+    def backward(self, xp, g, inputs, out, src):
+        return (_to_context(g, src),)
+
+
+_copy_op = CopyTo()
 
 
 def _check_write(target: NDArray, value) -> None:

@@ -301,7 +301,7 @@ def Dropout(data, p: float = 0.5, mode: str = 'training', axes=()):
     if not 0 <= p < 1:
         raise MXNetError(f"Dropout: p must be in [0, 1), got {p}")
     if p == 0 or (mode == 'training' and not _state.training):
-        return data
+        return data.copy()     # a new array, as in MXNet (and still recorded)
     axes = (axes,) if isinstance(axes, int) else tuple(axes)
     shape = tuple(1 if i in axes else n for i, n in enumerate(data.shape))
     keep = uniform(shape=shape, ctx=data.context, dtype=data.dtype) >= p

@@ -1,0 +1,781 @@
+"""Chapter 2: autograd's scopes, backward, grad, grad_req and the in-place write guard.
+
+Every expected gradient here is computed by hand (or by a formula written out next
+to it), so a wrong rule or a wrong bookkeeping step in the tape shows up as a value.
+"""
+
+import gc
+import threading
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+import minimx as mx
+from minimx import autograd, nd
+from minimx.base import MXNetError
+from minimx.ndarray.tape import _pins   # re-exported by minimx.ndarray.ndarray
+
+pytestmark = pytest.mark.ch02
+
+
+@pytest.fixture(autouse=True)
+def default_flags():
+    """Every test starts and ends outside record() and in prediction mode."""
+    assert (autograd.is_recording(), autograd.is_training()) == (False, False)
+    yield
+    autograd.set_recording(False)
+    autograd.set_training(False)
+
+
+def flags():
+    return autograd.is_recording(), autograd.is_training()
+
+
+def leaf(values, grad_req='write', **kw):
+    x = nd.array(values, **kw)
+    x.attach_grad(grad_req)
+    return x
+
+
+def no_pins():
+    """No recorded graph is alive any more (collect cycles that tracebacks may hold)."""
+    gc.collect()
+    return not _pins
+
+
+# ----------------------------------------------------------------------------- scopes
+
+def test_record_pause_train_and_predict_mode_nest_and_restore():
+    assert flags() == (False, False)
+    with autograd.record():
+        assert flags() == (True, True)
+        with autograd.pause():
+            assert flags() == (False, False)
+            with autograd.train_mode():
+                assert flags() == (False, True)
+            assert flags() == (False, False)
+            with autograd.record(train_mode=False):
+                assert flags() == (True, False)
+            assert flags() == (False, False)
+        assert flags() == (True, True)
+        with autograd.pause(train_mode=True):
+            assert flags() == (False, True)
+        with autograd.predict_mode():
+            assert flags() == (True, False)
+            with autograd.train_mode():
+                assert flags() == (True, True)
+            assert flags() == (True, False)
+        assert flags() == (True, True)
+    assert flags() == (False, False)
+    with autograd.record(train_mode=False):
+        assert flags() == (True, False)
+    with autograd.train_mode():
+        assert flags() == (False, True)
+        with autograd.predict_mode():
+            assert flags() == (False, False)
+        assert flags() == (False, True)
+    assert flags() == (False, False)
+
+
+def test_scopes_restore_flags_after_exceptions():
+    with pytest.raises(ZeroDivisionError):
+        with autograd.record():
+            with autograd.pause(train_mode=True):
+                with autograd.predict_mode():
+                    1 / 0
+    assert flags() == (False, False)
+    with autograd.record():
+        with pytest.raises(KeyError):
+            with autograd.pause():
+                raise KeyError('x')
+        assert flags() == (True, True)      # the outer scope is intact
+    with pytest.raises(MXNetError):
+        with autograd.train_mode():
+            nd.array([1.0]).backward()
+    assert flags() == (False, False)
+
+
+def test_scope_restores_flags_changed_inside_it():
+    with autograd.record():
+        autograd.set_recording(False)
+        autograd.set_training(False)
+        assert flags() == (False, False)
+    assert flags() == (False, False)
+    autograd.set_training(True)
+    with autograd.record():
+        autograd.set_training(False)
+    assert flags() == (False, True)          # restored to what it was on entry
+
+
+def test_set_recording_and_set_training_return_the_previous_value():
+    assert autograd.set_recording(True) is False
+    assert autograd.is_recording() is True
+    assert autograd.set_recording(True) is True
+    assert autograd.set_recording(False) is True
+    assert autograd.is_recording() is False
+    assert autograd.set_training(1) is False
+    assert autograd.is_training() is True
+    assert autograd.set_training(False) is True
+    assert autograd.set_training(False) is False
+
+
+def test_set_recording_records_like_record():
+    x = leaf([1.0, 2.0])
+    autograd.set_recording(True)
+    y = x * x
+    autograd.set_recording(False)
+    y.backward()
+    assert_array_equal(x.grad.asnumpy(), [2, 4])
+
+
+def test_flags_are_per_thread():
+    seen = []
+    with autograd.record():
+        t = threading.Thread(target=lambda: seen.append(flags()))
+        t.start()
+        t.join()
+        assert flags() == (True, True)
+    assert seen == [(False, False)]
+
+
+def test_not_recording_adds_no_autograd_entry():
+    x = leaf([1.0, 2.0])
+    y = x * 2 + 1
+    assert y._ag is None
+    with autograd.record():
+        with autograd.pause():
+            z = x * 3
+    assert z._ag is None
+    with pytest.raises(MXNetError, match=r'autograd\.record\(\)'):
+        z.backward()
+
+
+# ----------------------------------------------------------------------------- grad_req
+
+def test_grad_req_write_overwrites():
+    x = leaf([1.0, 2.0, 3.0])
+    assert_array_equal(x.grad.asnumpy(), [0, 0, 0])
+    for scale in (1.0, 5.0):
+        with autograd.record():
+            y = scale * x * x
+        y.backward()
+    assert_array_equal(x.grad.asnumpy(), [10, 20, 30])      # 5 * 2x, not the sum
+
+
+def test_grad_req_add_accumulates_across_backward_calls():
+    x = leaf([1.0, 2.0, 3.0], grad_req='add')
+    for _ in range(3):
+        with autograd.record():
+            y = x * x
+        y.backward(nd.array([1.0, 0.0, 10.0]))       # head gradient
+    assert_array_equal(x.grad.asnumpy(), [6, 0, 180])      # 3 * 2x * head
+    x.grad[:] = 0
+    with autograd.record():
+        y = x * 4
+    y.backward()
+    assert_array_equal(x.grad.asnumpy(), [4, 4, 4])
+
+
+def test_grad_req_null_leaves_the_gradient_untouched():
+    x = leaf([1.0, 2.0], grad_req='null')
+    w = leaf([3.0, 4.0])
+    x.grad[:] = 7
+    with autograd.record():
+        y = x * w
+    y.backward()
+    assert_array_equal(x.grad.asnumpy(), [7, 7])
+    assert_array_equal(w.grad.asnumpy(), [1, 2])
+
+
+def test_attach_grad_rejects_unknown_grad_req():
+    with pytest.raises(MXNetError, match="'sum'"):
+        nd.array([1.0]).attach_grad('sum')
+
+
+def test_attach_grad_gives_a_zero_gradient_of_the_same_shape_and_context():
+    x = nd.array([[1.0, 2.0]], ctx=mx.cpu(1), dtype=np.float64)
+    assert x.grad is None
+    x.attach_grad()
+    assert x.grad.shape == (1, 2) and x.grad.dtype == np.float64
+    assert x.grad.context is mx.cpu(1)
+    assert_array_equal(x.grad.asnumpy(), 0)
+
+
+# ----------------------------------------------------------------------------- backward
+
+def test_head_gradient_gives_a_vector_jacobian_product():
+    x = leaf([1.0, 2.0, 3.0])
+    with autograd.record():
+        y = x * x
+    y.backward(nd.array([1.0, 0.0, 10.0]))
+    assert_array_equal(x.grad.asnumpy(), [2, 0, 60])
+
+
+def test_head_gradient_shape_mismatch_names_both_shapes():
+    x = leaf([1.0, 2.0, 3.0])
+    with autograd.record():
+        y = x * x
+    with pytest.raises(MXNetError, match=r'\(2,\)') as err:
+        y.backward(nd.array([1.0, 2.0]))
+    assert '(3,)' in str(err.value)
+    with pytest.raises(MXNetError, match=r'\(3, 1\).*\(3,\)'):
+        autograd.backward(y, nd.ones((3, 1)))
+    y.backward(nd.ones((3,)))                 # the graph is still usable
+    assert_array_equal(x.grad.asnumpy(), [2, 4, 6])
+
+
+def test_head_gradient_count_must_match():
+    x = leaf([1.0])
+    with autograd.record():
+        y = x * 2
+    with pytest.raises(MXNetError, match='2 head gradients for 1 heads'):
+        autograd.backward([y], [nd.ones(1), nd.ones(1)])
+
+
+def test_backward_on_several_heads_sums_their_gradients():
+    x = leaf([1.0, 2.0, 3.0])
+    with autograd.record():
+        y1 = x * x
+        y2 = 3 * x
+        y3 = (x * x * x).sum()
+    autograd.backward([y1, y2, y3])
+    # 2x + 3 + 3x^2
+    assert_array_equal(x.grad.asnumpy(), [8, 19, 36])
+
+
+def test_backward_on_several_heads_with_head_gradients_and_none():
+    x = leaf([1.0, 2.0])
+    with autograd.record():
+        y1 = x * x
+        y2 = x * 10
+    autograd.backward([y1, y2], [nd.array([1.0, 3.0]), None])
+    assert_array_equal(x.grad.asnumpy(), [2 + 10, 12 + 10])
+
+
+def test_same_head_twice_counts_twice():
+    x = leaf([1.0, 2.0])
+    with autograd.record():
+        y = x * x
+    autograd.backward([y, y])
+    assert_array_equal(x.grad.asnumpy(), [4, 8])
+
+
+def test_shared_subexpression_gets_the_sum_of_its_uses():
+    x = leaf([2.0])
+    with autograd.record():
+        h = x * x                  # h = x^2
+        y = h * h + h * 3 + x      # x^4 + 3x^2 + x
+    y.backward()
+    assert_array_equal(x.grad.asnumpy(), [4 * 8 + 6 * 2 + 1])
+
+
+def test_retain_graph_allows_a_second_backward_with_the_same_gradients():
+    x = leaf([1.0, 2.0, 3.0])
+    with autograd.record():
+        y = (x * x * x).sum()
+    y.backward(retain_graph=True)
+    first = x.grad.asnumpy()
+    assert_array_equal(first, [3, 12, 27])
+    y.backward()
+    assert_array_equal(x.grad.asnumpy(), first)
+    with pytest.raises(MXNetError, match='retain_graph'):
+        y.backward()
+
+
+def test_retain_graph_with_grad_req_add_doubles():
+    x = leaf([1.0, 2.0], grad_req='add')
+    with autograd.record():
+        y = x * x
+    y.backward(retain_graph=True)
+    y.backward()
+    assert_array_equal(x.grad.asnumpy(), [4, 8])
+
+
+def test_second_backward_without_retain_graph_raises():
+    x = leaf([1.0, 2.0])
+    with autograd.record():
+        h = x * 2
+        y = h * h
+    y.backward()
+    assert_array_equal(x.grad.asnumpy(), [8, 16])
+    with pytest.raises(MXNetError, match='retain_graph'):
+        y.backward()
+    with pytest.raises(MXNetError, match='retain_graph'):
+        autograd.backward([y])
+    assert_array_equal(x.grad.asnumpy(), [8, 16])            # untouched by the failures
+
+
+def test_backward_outside_record_raises():
+    x = leaf([1.0, 2.0])
+    y = x * 2
+    with pytest.raises(MXNetError, match=r'autograd\.record\(\)'):
+        y.backward()
+    with pytest.raises(MXNetError, match=r'autograd\.record\(\)'):
+        nd.array([1.0]).backward()
+
+
+def test_backward_without_attach_grad_raises():
+    with autograd.record():
+        y = nd.array([1.0, 2.0]) * 2
+    with pytest.raises(MXNetError, match='attach_grad'):
+        y.backward()
+    with pytest.raises(MXNetError, match='attach_grad'):
+        autograd.grad(y, [nd.array([1.0])])
+
+
+def test_backward_rejects_non_ndarray_heads():
+    with pytest.raises(MXNetError, match='list'):
+        autograd.backward([[1.0]])
+
+
+def test_broadcast_gradients_sum_back_to_the_input_shape():
+    x = leaf([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    b = leaf([10.0, 20.0, 30.0])
+    c = leaf([[2.0], [3.0]])
+    with autograd.record():
+        y = (x + b) * c
+    y.backward()
+    assert b.grad.shape == (3,)
+    assert_array_equal(b.grad.asnumpy(), [5, 5, 5])
+    assert_array_equal(c.grad.asnumpy(), [[66], [75]])        # row sums of x + b
+    assert_array_equal(x.grad.asnumpy(), [[2, 2, 2], [3, 3, 3]])
+
+
+def test_gradient_of_a_scalar_result_broadcast_into_a_vector():
+    x = leaf([1.0, 2.0])
+    with autograd.record():
+        y = x.sum() * nd.array([1.0, 1.0, 1.0])    # (1,) broadcast to (3,)
+    y.backward()
+    assert_array_equal(x.grad.asnumpy(), [3, 3])
+
+
+def test_long_chain_backpropagates_without_recursion_error():
+    x = leaf([1.0, -1.0])
+    with autograd.record():
+        y = x
+        for _ in range(3000):
+            y = y + 1
+        z = (y * y).sum()
+    z.backward()
+    assert_array_equal(y.asnumpy(), [3001, 2999])
+    assert_array_equal(x.grad.asnumpy(), [6002, 5998])
+    assert no_pins()
+
+
+def test_long_chain_is_freed_without_recursion_error():
+    x = leaf([1.0])
+    with autograd.record():
+        y = x
+        for _ in range(3000):
+            y = y * 1.0
+    assert _pins
+    del y
+    assert not _pins
+
+
+# ----------------------------------------------------------------------------- autograd.grad
+
+def test_grad_returns_gradients_and_leaves_grad_untouched():
+    x = leaf([1.0, 2.0, 3.0])
+    w = leaf([2.0, 2.0, 2.0])
+    unused = leaf([5.0])
+    x.grad[:] = -1
+    with autograd.record():
+        y = (x * x * w).sum()
+    gx, gw, gu = autograd.grad(y, [x, w, unused])
+    assert_array_equal(gx.asnumpy(), [4, 8, 12])
+    assert_array_equal(gw.asnumpy(), [1, 4, 9])
+    assert_array_equal(gu.asnumpy(), [0])
+    assert isinstance(gx, nd.NDArray) and gx is not x.grad
+    assert_array_equal(x.grad.asnumpy(), [-1, -1, -1])
+    assert_array_equal(w.grad.asnumpy(), [0, 0, 0])
+
+
+def test_grad_with_a_single_variable_and_head_gradient():
+    x = leaf([1.0, 2.0])
+    with autograd.record():
+        y = x * x
+    grads = autograd.grad(y, x, head_grads=nd.array([3.0, 0.5]), retain_graph=True)
+    assert isinstance(grads, list) and len(grads) == 1
+    assert_array_equal(grads[0].asnumpy(), [6, 2])
+    y.backward()                              # retained: backward still works
+    assert_array_equal(x.grad.asnumpy(), [2, 4])
+
+
+def test_grad_without_retain_graph_frees_the_graph():
+    x = leaf([1.0])
+    with autograd.record():
+        y = x * x
+    autograd.grad(y, [x])
+    with pytest.raises(MXNetError, match='retain_graph'):
+        y.backward()
+
+
+def test_grad_create_graph_raises():
+    x = leaf([1.0])
+    with autograd.record():
+        y = x * x
+    with pytest.raises(MXNetError, match='create_graph'):
+        autograd.grad(y, [x], create_graph=True)
+
+
+def test_grad_needs_leaf_variables():
+    x = leaf([1.0])
+    with autograd.record():
+        h = x * 2
+        y = h * h
+    with pytest.raises(MXNetError, match='attach_grad'):
+        autograd.grad(y, [h])
+
+
+# ----------------------------------------------------------------------------- mark_variables
+
+def test_mark_variables_writes_into_the_given_buffers():
+    x = nd.array([1.0, 2.0])
+    gx = nd.zeros(2)
+    w = nd.array([3.0, 4.0])
+    gw = nd.ones(2)
+    autograd.mark_variables([x, w], [gx, gw], grad_reqs=['write', 'add'])
+    assert x.grad is gx and w.grad is gw
+    with autograd.record():
+        y = (x * w).sum()
+    y.backward()
+    assert_array_equal(gx.asnumpy(), [3, 4])
+    assert_array_equal(gw.asnumpy(), [2, 3])          # 1 + x (accumulated)
+
+
+def test_mark_variables_single_array_and_errors():
+    x = nd.array([1.0, 2.0])
+    g = nd.zeros(2)
+    autograd.mark_variables(x, g)
+    with autograd.record():
+        y = x * x * x
+    y.backward()
+    assert_array_equal(g.asnumpy(), [3, 12])
+    with pytest.raises(MXNetError, match=r'\(3,\).*\(2,\)'):
+        autograd.mark_variables(x, nd.zeros(3))
+    with pytest.raises(MXNetError, match='2 variables, 1 gradients'):
+        autograd.mark_variables([x, x], [g])
+
+
+# ----------------------------------------------------------------------------- cutting graphs
+
+def test_detach_cuts_the_gradient():
+    x = leaf([1.0, 2.0, 3.0])
+    with autograd.record():
+        d = x.detach()
+        y = d * x
+    assert d._ag is None
+    y.backward()
+    assert_array_equal(x.grad.asnumpy(), [1, 2, 3])     # only the x factor, not 2x
+
+
+def test_stop_gradient_cuts_the_gradient():
+    x = leaf([1.0, 2.0, 3.0])
+    with autograd.record():
+        y = nd.stop_gradient(x * x) * x + nd.BlockGrad(x)
+    y.backward()
+    assert_array_equal(x.grad.asnumpy(), [1, 4, 9])
+
+
+def test_attach_grad_on_an_intermediate_cuts_the_graph():
+    a = leaf([1.0, 2.0])
+    with autograd.record():
+        h = a * 3
+        h.attach_grad()
+        out = (h * h).sum()
+    out.backward()
+    assert_array_equal(h.grad.asnumpy(), [6, 12])
+    assert_array_equal(a.grad.asnumpy(), [0, 0])
+
+
+# ----------------------------------------------------------------------------- worked examples
+
+def test_chapter_example_rows_through_dot_and_stack():
+    mx.random.seed(0)
+    X = nd.random.uniform(shape=(2, 3))
+    W = nd.random.uniform(shape=(3, 3))
+    X.attach_grad()
+    W.attach_grad()
+    with autograd.record():
+        H = X * 2
+        first = nd.dot(H[0:1], W)[0]
+        second = H[1]
+        Y = nd.stack(first, second)
+        loss = Y.sum()
+    loss.backward()
+    Xn, Wn = X.asnumpy(), W.asnumpy()
+    # loss = sum_j (2 X0 . W[:, j]) + sum(2 X1)
+    assert_allclose(loss.asnumpy(), [(2 * Xn[0] @ Wn).sum() + 2 * Xn[1].sum()], rtol=1e-6)
+    assert_allclose(X.grad.asnumpy()[0], 2 * Wn.sum(axis=1), rtol=1e-6)
+    assert_array_equal(X.grad.asnumpy()[1], [2, 2, 2])
+    assert_allclose(W.grad.asnumpy(), 2 * np.repeat(Xn[0][:, None], 3, axis=1), rtol=1e-6)
+
+
+def test_chapter_example_pick_and_threshold_mask():
+    scores = leaf([[0.1, 0.5, 0.4], [0.7, 0.2, 0.1], [0.3, 0.3, 0.4]])
+    labels = nd.array([1, 0, 0])
+    with autograd.record():
+        picked = nd.pick(scores, labels)            # [0.5, 0.7, 0.3]
+        mask = (picked > 0.4) * 5.0                 # [5, 5, 0]
+        total = (picked * mask).sum()
+    total.backward()
+    assert mask.dtype == np.float32
+    assert_array_equal(mask.asnumpy(), [5, 5, 0])
+    assert_allclose(total.asnumpy(), [6.0], rtol=1e-6)
+    assert_array_equal(scores.grad.asnumpy(), [[0, 5, 0], [5, 0, 0], [0, 0, 0]])
+
+
+def test_x_squared_example():
+    x = leaf([[1.0, 2.0], [3.0, 4.0]])
+    with autograd.record():
+        y = (2 * x * x).sum()
+    y.backward()
+    assert_array_equal(x.grad.asnumpy(), [[4, 8], [12, 16]])
+
+
+# ----------------------------------------------------------------------------- in-place guard
+
+def test_inplace_add_on_a_recorded_result_is_refused():
+    w = leaf([1.0, 2.0])
+    with autograd.record():
+        y = w * w
+        with pytest.raises(MXNetError, match='in-place'):
+            y += 1
+        with pytest.raises(MXNetError, match='in-place'):
+            y *= 2
+    assert_array_equal(y.asnumpy(), [1, 4])
+    y.backward()
+    assert_array_equal(w.grad.asnumpy(), [2, 4])
+
+
+def test_setitem_on_a_recorded_result_is_refused():
+    w = leaf([1.0, 2.0])
+    with autograd.record():
+        y = w * 3
+        with pytest.raises(MXNetError, match='in-place'):
+            y[0] = 5
+        with pytest.raises(MXNetError, match='in-place'):
+            y[:] = nd.array([7.0, 8.0])
+    assert_array_equal(y.asnumpy(), [3, 6])
+
+
+def test_writing_into_a_leaf_inside_record_is_refused():
+    w = leaf([1.0, 2.0])
+    with autograd.record():
+        with pytest.raises(MXNetError, match=r'leaf.*attach_grad'):
+            w[0] = 5                  # no graph uses w yet: still refused
+        with pytest.raises(MXNetError, match='in-place'):
+            w += 1
+    assert_array_equal(w.asnumpy(), [1, 2])
+    w[0] = 5                          # outside record and no graph: allowed
+    assert_array_equal(w.asnumpy(), [5, 2])
+
+
+def test_writing_a_recorded_value_into_a_plain_buffer_is_refused():
+    X = leaf([[1.0, 2.0], [3.0, 4.0]])
+    buf = nd.zeros((2, 2))
+    with autograd.record():
+        y = X * 2
+        with pytest.raises(MXNetError, match='writing a recorded array'):
+            buf[0] = y[0]
+        with pytest.raises(MXNetError, match='writing a recorded array'):
+            buf[:] = y
+        buf[1] = nd.array([9.0, 9.0])          # a plain value into a plain buffer is fine
+    assert_array_equal(buf.asnumpy(), [[0, 0], [9, 9]])
+
+
+def test_copyto_of_a_recorded_value_is_refused_or_recorded():
+    X = leaf([1.0, 2.0])
+    buf = nd.zeros(2)
+    with autograd.record():
+        y = X * 2
+        try:
+            y.copyto(buf)
+        except MXNetError:
+            return                            # refused like buf[:] = y: acceptable
+        loss = (buf * 3).sum()
+    loss.backward()                           # recorded: the gradient reaches X
+    assert_array_equal(X.grad.asnumpy(), [6, 6])
+
+
+def test_writing_into_an_array_a_live_graph_saved_is_refused_outside_record():
+    w = leaf([1.0, 2.0])
+    x = nd.array([3.0, 4.0])                  # a constant the graph saves too
+    with autograd.record():
+        y = w * x
+    for write in (lambda: w.__setitem__(slice(None), 0),
+                  lambda: x.__setitem__(0, 1),
+                  lambda: w.__iadd__(1),
+                  lambda: nd.array([5.0, 5.0]).copyto(w)):
+        with pytest.raises(MXNetError, match='still needs'):
+            write()
+    assert_array_equal(w.asnumpy(), [1, 2])
+    assert_array_equal(x.asnumpy(), [3, 4])
+    y.backward()
+    assert_array_equal(w.grad.asnumpy(), [3, 4])     # computed from the unchanged values
+    w[:] = 0                                        # the graph is freed: allowed now
+    x[0] = 1
+    y += 1
+    y[0] = 5
+    assert_array_equal(w.asnumpy(), [0, 0])
+    assert_array_equal(x.asnumpy(), [1, 4])
+    assert_array_equal(y.asnumpy(), [5, 9])
+    assert no_pins()
+
+
+def test_a_view_of_a_pinned_array_is_refused_too():
+    w = leaf([1.0, 2.0, 3.0])
+    with autograd.record():
+        y = w * w
+    with pytest.raises(MXNetError, match='still needs'):
+        w[0:1][:] = 1
+    with pytest.raises(MXNetError, match='still needs'):
+        w.reshape((3, 1))[2] = 1
+    with pytest.raises(MXNetError, match='still needs'):
+        w.detach()[:] = 1
+    assert_array_equal(w.asnumpy(), [1, 2, 3])
+    y.backward()
+    w[0:1][:] = 10
+    assert_array_equal(w.asnumpy(), [10, 2, 3])
+
+
+def test_a_recorded_view_pins_its_base():
+    w = leaf([[1.0, 2.0], [3.0, 4.0]])
+    with autograd.record():
+        row = w[1]                  # a view of w's buffer
+        y = row * row
+    with pytest.raises(MXNetError, match='still needs'):
+        w[1, 0] = 0
+    y.backward()
+    assert_array_equal(w.grad.asnumpy(), [[0, 0], [6, 8]])
+
+
+def test_writes_succeed_after_the_graph_is_garbage_collected():
+    w = leaf([1.0, 2.0])
+    with autograd.record():
+        y = w * w
+        z = y + 1
+    with pytest.raises(MXNetError, match='still needs'):
+        w[:] = 0
+    del y, z
+    assert not _pins                 # freed at once by reference counting
+    w[:] = 0
+    assert_array_equal(w.asnumpy(), [0, 0])
+
+
+def test_retained_graph_keeps_pins_until_the_last_backward():
+    w = leaf([1.0, 2.0])
+    with autograd.record():
+        y = w * w
+    y.backward(retain_graph=True)
+    with pytest.raises(MXNetError, match='still needs'):
+        w[:] = 0
+    y.backward()
+    w[:] = 0
+    assert no_pins()
+
+
+def test_no_pins_leak_after_backward_grad_or_dropped_graphs():
+    assert no_pins()
+    x = leaf([1.0, 2.0, 3.0, 4.0])
+    with autograd.record():
+        a, b = nd.split(x, num_outputs=2, axis=0)
+        h = nd.concat(a * b, b, dim=0)
+        y = (h[nd.array([0, 0, 2])] * 2).sum() + nd.topk(x, k=2, ret_typ='both')[0].sum()
+    assert _pins
+    y.backward()
+    del a, b, h                     # b's split output and h are not heads, but used
+    assert not _pins
+    with autograd.record():
+        y = (x * x).sum()
+    autograd.grad(y, [x])
+    assert not _pins
+    with autograd.record():
+        y = nd.softmax(x.reshape((2, 2))) * 3
+        with pytest.raises(MXNetError):
+            y += 1                  # the failed write recorded y + 1 on the way
+    del y
+    assert no_pins()
+
+
+# ----------------------------------------------------------------------------- dropout
+
+def test_dropout_is_active_only_in_training_mode():
+    ones = nd.ones((4, 50))
+    mx.random.seed(1)
+    with autograd.record():
+        y = nd.Dropout(ones, p=0.5)
+    values = set(np.unique(y.asnumpy()))
+    assert values == {0.0, 2.0}
+    with autograd.record(train_mode=False):
+        assert_array_equal(nd.Dropout(ones, p=0.5).asnumpy(), 1)
+    assert_array_equal(nd.Dropout(ones, p=0.5).asnumpy(), 1)     # outside: predicting
+    with autograd.train_mode():
+        assert set(np.unique(nd.Dropout(ones, p=0.5).asnumpy())) == {0.0, 2.0}
+    with autograd.record():
+        with autograd.predict_mode():
+            assert_array_equal(nd.Dropout(ones, p=0.5).asnumpy(), 1)
+
+
+def test_dropout_p_zero_is_the_identity_and_mode_always_always_drops():
+    x = nd.array([[1.0, 2.0, 3.0, 4.0]] * 25)
+    with autograd.train_mode():
+        assert_array_equal(nd.Dropout(x, p=0.0).asnumpy(), x.asnumpy())
+    mx.random.seed(3)
+    y = nd.Dropout(x, p=0.5, mode='always')           # predicting, still drops
+    kept = y.asnumpy() != 0
+    assert 0 < kept.sum() < kept.size
+    assert_array_equal(y.asnumpy()[kept], 2 * x.asnumpy()[kept])
+
+
+def test_dropout_same_seed_same_mask_and_gradient():
+    x = leaf(np.arange(1.0, 21.0))
+    masks = []
+    for _ in range(2):
+        mx.random.seed(7)
+        with autograd.record():
+            y = nd.Dropout(x, p=0.25)
+        y.backward()
+        masks.append(x.grad.asnumpy())
+    assert_array_equal(masks[0], masks[1])
+    assert set(np.unique(masks[0])) == {0.0, np.float32(1 / 0.75)}
+    assert_allclose(y.asnumpy(), x.asnumpy() * masks[0], rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------- contexts
+
+def test_gradients_on_cpu1_stay_on_cpu1():
+    x = leaf([1.0, 2.0], ctx=mx.cpu(1))
+    assert x.grad.context is mx.cpu(1)
+    with autograd.record():
+        y = (x * x).sum() + x
+    assert y.context is mx.cpu(1)
+    y.backward(nd.array([1.0, 2.0], ctx=mx.cpu(1)))
+    # d/dx_i of sum_j h_j (sum x^2 + x_j) = 2 x_i * sum(h) + h_i
+    assert x.grad.context is mx.cpu(1)
+    assert_array_equal(x.grad.asnumpy(), [2 * 3 + 1, 4 * 3 + 2])
+    with autograd.record():
+        y = x * 3
+    (g,) = autograd.grad(y, [x])
+    assert g.context is mx.cpu(1)
+    assert_array_equal(g.asnumpy(), [3, 3])
+
+
+def test_head_gradient_on_another_context_is_refused():
+    x = leaf([1.0, 2.0], ctx=mx.cpu(1))
+    with autograd.record():
+        y = x * x
+    with pytest.raises(MXNetError, match=r'cpu\(0\).*cpu\(1\)'):
+        y.backward(nd.ones(2, ctx=mx.cpu(0)))
+
+
+def test_gradient_flows_through_copies_between_contexts():
+    x = leaf([1.0, 2.0])
+    with autograd.record():
+        y = x.as_in_context(mx.cpu(1))
+        z = (y * y).sum().as_in_context(mx.cpu(0)) + x.copy().sum()
+    z.backward()
+    assert x.grad.context is mx.cpu(0)
+    assert_array_equal(x.grad.asnumpy(), [2 * 1 + 1, 2 * 2 + 1])
