@@ -142,11 +142,14 @@ def _run_backward(heads: list, head_grads: list, retain_graph: bool,
         g = grads.pop(node, None)
         if g is None:
             continue
+        attrs = node.attrs
+        if node.op.skips_unneeded:   # tell it which inputs need a gradient at all
+            attrs = {**attrs, 'needs': [type(p) is Node or type(p) is Leaf
+                                        for p in node.parents]}
         if node.index is None:
-            in_grads = node.op.backward(xp, g, node.inputs, node.output, **node.attrs)
+            in_grads = node.op.backward(xp, g, node.inputs, node.output, **attrs)
         else:
-            in_grads = node.op.backward(xp, g, node.inputs, node.output, node.index,
-                                        **node.attrs)
+            in_grads = node.op.backward(xp, g, node.inputs, node.output, node.index, **attrs)
         for parent, ig, a in zip(node.parents, in_grads, node.inputs):
             if ig is None or (type(parent) is not Node and type(parent) is not Leaf):
                 continue

@@ -15,6 +15,7 @@ __all__ = [
     'NDArray',
     'Operator',
     'invoke',
+    'MXNetIndexError',
     'waitall',
     'Cast',
     'cast',
@@ -311,6 +312,11 @@ class Operator:
     def __repr__(self) -> str:
         return f'<Operator {self.name}>'
 
+    @property
+    def skips_unneeded(self) -> bool:
+        """Whether backward accepts `needs=[...]` and skips gradients no input needs."""
+        return False
+
 
 def invoke(op: Operator, inputs: tuple, attrs: dict):
     """Apply `op` to NDArray `inputs`: check, compute, wrap, and record when recording."""
@@ -374,8 +380,15 @@ def _check_inputs(op: Operator, inputs: tuple, ctx: Context) -> None:
                 f"x.astype('{inputs[0].dtype}').")
 
 
+class MXNetIndexError(MXNetError, IndexError):
+    """An index out of range: an MXNetError that is also an IndexError, so that Python's
+    iteration protocol and `except IndexError` work as with MXNet."""
+
+
 def _explain(op: Operator, arrays: list, err: Exception) -> MXNetError:
     text = str(err)
+    if isinstance(err, IndexError):
+        return MXNetIndexError(f"{op.name}: {text} (input shapes: {_shapes(arrays)})")
     if 'broadcast' in text:
         return MXNetError(
             f"{op.name}: shapes {_shapes(arrays)} cannot be broadcast together: each "
