@@ -190,7 +190,7 @@ def test_branch_pitfall_and_both_fixes(tmp_path):
     with autograd.predict_mode():
         net(nd.ones((1, 5)), 'b')                                # fix 1
     net.collect_params().save(target)
-    assert len(np.load(target).files) == 6
+    assert len(nd.load(target)) == 6
     eager = TwoHeads(eager=True)                                 # fix 2
     eager.initialize()
     assert all(p.data().shape for p in eager.collect_params().values())
@@ -308,7 +308,7 @@ def test_save_load_roundtrip_and_prefixes(tmp_path):
     net.initialize(ctx=[mx.cpu(0), mx.cpu(1)])
     path = str(tmp_path / 'params.npz')
     net.collect_params().save(path, strip_prefix='model_')
-    assert sorted(np.load(path).files) == ['bias', 'weight']
+    assert sorted(nd.load(path)) == ['bias', 'weight']
     assert os.listdir(tmp_path) == ['params.npz']                 # no temporary file left
     other = nn.Dense(3, in_units=2, prefix='copy_')
     other.collect_params().load(path, ctx=mx.cpu(1), restore_prefix='copy_')
@@ -323,7 +323,7 @@ def test_save_load_roundtrip_and_prefixes(tmp_path):
 
 def test_load_missing_and_extra_names(tmp_path):
     path = str(tmp_path / 'p.npz')
-    np.savez(path, w_weight=np.ones((2, 2), np.float32), extra=np.zeros(1, np.float32))
+    nd.save(path, {'w_weight': nd.ones((2, 2)), 'extra': nd.zeros(1)})
     pd = ParameterDict('w_')
     pd.get('weight', shape=(2, 2))
     pd.get('bias', shape=(2,))
@@ -339,13 +339,13 @@ def test_load_missing_and_extra_names(tmp_path):
 
 def test_load_shape_mismatch_and_no_pickle(tmp_path):
     path = str(tmp_path / 'p.npz')
-    np.savez(path, w=np.ones((3,), np.float32))
+    nd.save(path, {'w': nd.ones((3,))})
     pd = ParameterDict()
     pd.get('w', shape=(2,))
     with pytest.raises(MXNetError, match=r"Parameter 'w': the saved value has shape \(3,\)"):
         pd.load(path)
     np.savez(path, w=np.array([object()], dtype=object))
-    with pytest.raises(ValueError, match='allow_pickle'):
+    with pytest.raises(MXNetError, match='allow_pickle'):
         pd.load(path)
 
 
