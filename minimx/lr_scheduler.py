@@ -21,6 +21,11 @@ class LRScheduler:
         if warmup_mode not in ('linear', 'constant'):
             raise MXNetError(f"LRScheduler: warmup_mode must be 'linear' or 'constant', "
                              f"got {warmup_mode!r}")
+        if warmup_steps < 0:
+            raise MXNetError(f"LRScheduler: warmup_steps must be >= 0, got {warmup_steps}")
+        if warmup_begin_lr > base_lr:
+            raise MXNetError(f"LRScheduler: warmup_begin_lr ({warmup_begin_lr}) must not "
+                             f"exceed base_lr ({base_lr})")
         self.base_lr, self.warmup_steps = base_lr, warmup_steps
         self.warmup_begin_lr, self.warmup_mode = warmup_begin_lr, warmup_mode
         self.warmup_final_lr = base_lr
@@ -65,6 +70,8 @@ class MultiFactorScheduler(LRScheduler):
         if any(b <= a for a, b in zip(step, step[1:])) or (step and step[0] < 1):
             raise MXNetError(f"MultiFactorScheduler: step must be increasing positive "
                              f"update counts, got {step}")
+        if factor > 1:
+            raise MXNetError(f"MultiFactorScheduler: factor must be at most 1, got {factor}")
         self.step, self.factor, self.cur_step_ind, self.count = list(step), factor, 0, 0
 
     def __call__(self, num_update: int) -> float:

@@ -26,7 +26,7 @@ class Optimizer:
         if lr_scheduler is not None:
             lr_scheduler.base_lr = learning_rate
         self.param_dict = param_dict if param_dict is not None else {}
-        self.num_update = begin_num_update
+        self.begin_num_update = self.num_update = begin_num_update
         self._counts: dict = {}
 
     @property
@@ -53,7 +53,7 @@ class Optimizer:
         return f'{type(self).__name__}(learning_rate={self.learning_rate}, wd={self.wd})'
 
     def _update_count(self, index) -> int:
-        count = self._counts.get(index, self.num_update) + 1
+        count = self._counts.get(index, self.begin_num_update) + 1
         self._counts[index] = count
         self.num_update = max(self.num_update, count)
         return count
@@ -66,21 +66,31 @@ class Optimizer:
         param = self.param_dict.get(index)
         return self.wd * (param.wd_mult if param is not None else 1.0)
 
-    def _prepare(self, weight: NDArray, grad: NDArray, wd: float):
-        """Check the weight may be written; return (xp, weight data, preprocessed gradient)."""
+    def _prepare(self, weight: NDArray, grad: NDArray, wd: float, clip_after_wd: bool = False):
+        """Check the weight may be written; return (xp, weight data, preprocessed gradient).
+
+        The gradient comes back scaled by `rescale_grad`, clipped, plus `wd * weight` (MXNet's
+        Adam and RMSProp clip *after* adding the weight decay: `clip_after_wd`). When no
+        clipping or weight decay applies, the scaling is left to the caller (the returned
+        scale) so that the update allocates one temporary array instead of two.
+        """
         if _pins and _pins.get(id(_owner(weight._data))):
             raise MXNetError(
                 f"{type(self).__name__}.update: a recorded graph still needs this weight "
                 f"(shape {weight.shape}) for its backward pass, e.g. one kept with "
                 "retain_graph=True; updating it in place would corrupt those gradients. Call "
                 "backward without retain_graph, or delete the graph's outputs, before stepping.")
-        xp, w = weight._ctx.xp, weight._data
-        g = grad._data * self.rescale_grad if self.rescale_grad != 1 else grad._data
+        xp, w, g = weight._ctx.xp, weight._data, grad._data
+        if self.clip_gradient is None and not wd:
+            return xp, w, g, self.rescale_grad
+        g = g * self.rescale_grad if self.rescale_grad != 1 else g
+        if wd and clip_after_wd:
+            g = g + wd * w
         if self.clip_gradient is not None:
             g = xp.clip(g, -self.clip_gradient, self.clip_gradient)
-        if wd:
+        if wd and not clip_after_wd:
             g = g + wd * w
-        return xp, w, g
+        return xp, w, g, 1.0
 
 
 class SGD(Optimizer):
@@ -95,14 +105,14 @@ class SGD(Optimizer):
 
     def update(self, index, weight: NDArray, grad: NDArray, state) -> None:
         self._update_count(index)
-        lr = self._get_lr(index)
-        xp, w, g = self._prepare(weight, grad, self._get_wd(index))
+        xp, w, g, scale = self._prepare(weight, grad, self._get_wd(index))
+        step = self._get_lr(index) * scale
         if state is None:
-            w -= lr * g
+            w -= step * g
         else:
             v = state._data
             v *= self.momentum
-            v -= lr * g
+            v -= step * g
             w += v
 
 
@@ -112,7 +122,8 @@ class NAG(SGD):
     def update(self, index, weight: NDArray, grad: NDArray, state) -> None:
         self._update_count(index)
         lr = self._get_lr(index)
-        xp, w, g = self._prepare(weight, grad, self._get_wd(index))
+        xp, w, g, scale = self._prepare(weight, grad, self._get_wd(index))
+        g = g * scale if scale != 1 else g
         if state is None:
             w -= lr * g
         else:
@@ -139,7 +150,8 @@ class AdaGrad(Optimizer):
     def update(self, index, weight: NDArray, grad: NDArray, state) -> None:
         self._update_count(index)
         lr, wd = self._get_lr(index), self._get_wd(index)
-        xp, w, g = self._prepare(weight, grad, 0.0)      # wd is applied outside the ratio
+        xp, w, g, scale = self._prepare(weight, grad, 0.0)   # wd is applied outside the ratio
+        g = g * scale if scale != 1 else g
         history = state._data
         history += g * g
         w -= lr * (g / xp.sqrt(history + self.eps) + wd * w)
@@ -159,7 +171,8 @@ class RMSProp(Optimizer):
     def update(self, index, weight: NDArray, grad: NDArray, state) -> None:
         self._update_count(index)
         lr = self._get_lr(index)
-        xp, w, g = self._prepare(weight, grad, self._get_wd(index))
+        xp, w, g, scale = self._prepare(weight, grad, self._get_wd(index), clip_after_wd=True)
+        g = g * scale if scale != 1 else g
         n = state._data
         n *= self.gamma1
         n += (1 - self.gamma1) * g * g
@@ -180,7 +193,8 @@ class Adam(Optimizer):
     def update(self, index, weight: NDArray, grad: NDArray, state) -> None:
         t = self._update_count(index)
         lr = self._get_lr(index) * math.sqrt(1 - self.beta2 ** t) / (1 - self.beta1 ** t)
-        xp, w, g = self._prepare(weight, grad, self._get_wd(index))
+        xp, w, g, scale = self._prepare(weight, grad, self._get_wd(index), clip_after_wd=True)
+        g = g * scale if scale != 1 else g
         mean, var = state[0]._data, state[1]._data
         mean *= self.beta1
         mean += (1 - self.beta1) * g

@@ -34,6 +34,7 @@ class Trainer:
             if optimizer_params:
                 raise MXNetError("Trainer: optimizer_params must be empty when an "
                                  "Optimizer object is given; set them on the object")
+            self._scale = optimizer.rescale_grad
             optimizer.param_dict = param_dict
             self._optimizer = optimizer
         else:
@@ -72,14 +73,17 @@ class Trainer:
     def update(self, batch_size: int, ignore_stale_grad: bool = False) -> None:
         """Update every parameter from its (already all-reduced) gradient."""
         self._optimizer.rescale_grad = self._scale / batch_size
-        for i, p in enumerate(self._params):
+        todo = []
+        for i, p in enumerate(self._params):   # check them all first: a failed step changes nothing
             if p.grad_req == 'null':
                 continue
-            data, grads = p.list_data(), p.list_grad()
-            if not all(d._ag.fresh for d in data):
-                if ignore_stale_grad:
-                    continue
+            data = p.list_data()
+            if all(d._ag.fresh for d in data):
+                todo.append((i, p, data))
+            elif not ignore_stale_grad:
                 raise _stale_error(p, [d.context for d in data if not d._ag.fresh])
+        for i, p, data in todo:
+            grads = p.list_grad()
             if i not in self._states:
                 self._states[i] = self._optimizer.create_state(i, data[0])
             self._optimizer.update(i, data[0], grads[0], self._states[i])
