@@ -157,25 +157,37 @@ def _run_backward(heads: list, head_grads: list, retain_graph: bool,
                 ig = _unbroadcast(ig, a.shape)
             previous = grads.get(parent)
             grads[parent] = ig if previous is None else previous + ig
-    _write_leaves(leaves, grads, capture)
+    _write_leaves(leaves, grads, capture, foreign={id(g) for g in head_grads})
     if not retain_graph:
         for node in order:
             node.release()
 
 
-def _write_leaves(leaves: list, grads: dict, capture: 'dict | None') -> None:
+def _write_leaves(leaves: list, grads: dict, capture: 'dict | None', foreign: set) -> None:
+    handed = set(foreign)   # arrays that must not become a gradient buffer
     for leaf in leaves:
         g = grads.get(leaf)
         if capture is not None:
             if leaf in capture:
                 capture[leaf] = g
         elif leaf.req == 'write':
-            leaf.grad._data[...] = 0 if g is None else g
+            buf = leaf.grad._data
+            if g is not None and id(g) not in handed and _adoptable(g, buf):
+                leaf.grad._data = g            # hand the fresh array over: no copy
+                handed.add(id(g))
+            else:
+                buf[...] = 0 if g is None else g
             leaf.fresh = True
         elif leaf.req == 'add':
             if g is not None:
                 leaf.grad._data += g
             leaf.fresh = True
+
+
+def _adoptable(g, buf) -> bool:
+    """Whether `g` is a fresh array the backward pass owns, shaped like the buffer."""
+    return (type(g) is type(buf) and g.base is None and g.shape == buf.shape
+            and g.dtype == buf.dtype and g.flags.c_contiguous)
 
 
 def _released_error() -> MXNetError:
