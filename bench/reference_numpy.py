@@ -119,7 +119,12 @@ class LeNet:
         return s['h2'] @ self.f3 + self.fb3, s
 
     def predict(self, x):
-        return self.forward(x)[0]
+        """Inference: the same layers, keeping no intermediate arrays alive."""
+        h = pool_forward(np.maximum(conv_forward(x, self.c1, self.cb1, 2)[0], 0))
+        h = pool_forward(np.maximum(conv_forward(h, self.c2, self.cb2, 0)[0], 0))
+        h = np.maximum(h.reshape(x.shape[0], -1) @ self.f1 + self.fb1, 0)
+        h = np.maximum(h @ self.f2 + self.fb2, 0)
+        return h @ self.f3 + self.fb3
 
     def step(self, x, y, lr):
         logits, s = self.forward(x)
