@@ -284,13 +284,9 @@ class Block:
     def save_parameters(self, filename: str, deduplicate: bool = False) -> None:
         """Save parameters under structural keys (`0.weight`), atomically (as MXNet's)."""
         params = self._collect_params_with_prefix()
-        if deduplicate:   # a shared Parameter once, under its first key
-            seen, unique = set(), {}
-            for key, p in params.items():
-                if id(p) not in seen:
-                    seen.add(id(p))
-                    unique[key] = p
-            params = unique
+        if deduplicate:   # a shared Parameter once, under its last key (as MXNet)
+            last = {id(p): key for key, p in params.items()}
+            params = {key: p for key, p in params.items() if last[id(p)] == key}
         _save_arrays(filename, {key: p._reduce() for key, p in params.items()})
 
     def load_parameters(self, filename: str, ctx=None, allow_missing: bool = False,
@@ -302,14 +298,19 @@ class Block:
             raise MXNetError(f"load_parameters: {filename!r} holds a list of arrays (nd.save of a "
                              "list), not named parameters")
         params = self._collect_params_with_prefix()
-        if loaded and params and not any('.' in key for key in loaded):
+        if loaded and params and not set(loaded) <= set(params) and \
+                not any('.' in key for key in loaded):
             # Full names, as written by collect_params().save(): match them MXNet's way.
-            self.collect_params().load(filename, ctx, allow_missing, ignore_extra, self.prefix)
+            self.collect_params().load(filename, ctx, allow_missing, ignore_extra, self.prefix,
+                                       cast_dtype, dtype_source)
             return
         _check_names(filename, params, loaded, allow_missing, ignore_extra)
         for key, value in loaded.items():
             if key in params:
-                _load_one(filename, key, params[key], value, ctx, cast_dtype, dtype_source)
+                try:
+                    params[key]._load_init(value.asnumpy(), ctx, cast_dtype, dtype_source)
+                except MXNetError as err:
+                    raise MXNetError(f"load_parameters: {key!r} in {filename!r}: {err}") from None
 
 
 class _HookHandle:
@@ -393,7 +394,10 @@ class HybridBlock(Block):
 
 def _check_names(filename, params: dict, loaded: dict, allow_missing: bool,
                  ignore_extra: bool) -> None:
-    missing = [k for k in params if k not in loaded]
+    # A shared Parameter stands under several keys; any one of them in the file will do
+    # (a file saved with deduplicate=True holds just one).
+    present = {id(p) for key, p in params.items() if key in loaded}
+    missing = [k for k, p in params.items() if id(p) not in present]
     if missing and not allow_missing:
         raise MXNetError(f"load_parameters: {missing} missing in {filename!r}, which holds "
                          f"{sorted(loaded)}. Was it saved from a network of another "
@@ -404,17 +408,3 @@ def _check_names(filename, params: dict, loaded: dict, allow_missing: bool,
         raise MXNetError(f"load_parameters: {filename!r} holds {extra}, which this network "
                          f"does not have (it has {list(params)}). Set ignore_extra=True to "
                          "skip them.")
-
-
-def _load_one(filename, key, param, value, ctx, cast_dtype: bool, dtype_source: str):
-    if value.dtype != param.dtype:
-        if not cast_dtype:
-            raise MXNetError(f"load_parameters: {key!r} ({param.name}) is {value.dtype} in "
-                             f"{filename!r} but {param.dtype} in the network; pass "
-                             "cast_dtype=True to convert it")
-        if dtype_source == 'saved':
-            param.cast(value.dtype)
-    try:
-        param._load_init(value.asnumpy(), ctx)
-    except MXNetError as err:
-        raise MXNetError(f"load_parameters: {key!r} in {filename!r}: {err}") from None

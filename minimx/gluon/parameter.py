@@ -260,13 +260,25 @@ class Parameter:
                 plain.attach_grad(req)
             self._data[c] = plain
 
-    def _load_init(self, value: np.ndarray, ctx) -> None:
-        """Initialize (or overwrite) this parameter with a loaded value."""
+    def _load_init(self, value: np.ndarray, ctx, cast_dtype: bool = False,
+                   dtype_source: str = 'current') -> None:
+        """Initialize (or overwrite) this parameter with a loaded value.
+
+        A dtype that differs is refused unless `cast_dtype`; then `dtype_source` says which
+        wins: 'current' (the parameter's) or 'saved' (the file's), as in MXNet.
+        """
         try:
             self.shape = value.shape
         except MXNetError:
             raise MXNetError(f"Parameter '{self.name}': the saved value has shape "
                              f"{value.shape}, incompatible with its shape {self.shape}.") from None
+        if value.dtype != self.dtype:
+            if not cast_dtype:
+                raise MXNetError(f"Parameter '{self.name}': the saved value is {value.dtype} but "
+                                 f"the parameter is {self.dtype}; pass cast_dtype=True to "
+                                 "convert it (dtype_source='saved' keeps the file's dtype).")
+            if dtype_source == 'saved':
+                self.cast(value.dtype)
         data = array(value, ctx=cpu(0), dtype=self.dtype)
         if self._data is not None:
             if ctx is not None:
@@ -404,7 +416,8 @@ class ParameterDict:
         _save_arrays(filename, arrays)
 
     def load(self, filename: str, ctx=None, allow_missing: bool = False,
-             ignore_extra: bool = False, restore_prefix: str = '') -> None:
+             ignore_extra: bool = False, restore_prefix: str = '', cast_dtype: bool = False,
+             dtype_source: str = 'current') -> None:
         """Load parameters saved by `save` (names get `restore_prefix` prepended)."""
         arrays = _load_arrays(filename)
         if not isinstance(arrays, dict):
@@ -423,7 +436,7 @@ class ParameterDict:
                              "ignore_extra=True to skip them.")
         for name, value in loaded.items():
             if name in self._params:
-                self._params[name]._load_init(value, ctx)
+                self._params[name]._load_init(value, ctx, cast_dtype, dtype_source)
 
 
 def _mismatch(name, key, value, existing) -> str:

@@ -11,7 +11,7 @@ from minimx.ndarray.ndarray import NDArray
 __all__ = ['clip_global_norm', 'split_data', 'split_and_load']
 
 
-def clip_global_norm(arrays: list, max_norm: float, check_isfinite: bool = True) -> float:
+def clip_global_norm(arrays: list, max_norm: float, check_isfinite: bool = True):
     """Rescale `arrays` in place so that their joint L2 norm is at most `max_norm`."""
     if not arrays:
         raise MXNetError("clip_global_norm: got an empty list of arrays")
@@ -24,6 +24,8 @@ def clip_global_norm(arrays: list, max_norm: float, check_isfinite: bool = True)
     if scale < 1.0:
         for a in arrays:
             a *= scale
+    if not check_isfinite:   # MXNet then returns the norm as an array of shape (1,)
+        return array([total], ctx=arrays[0].context, dtype=arrays[0].dtype)
     return total
 
 
@@ -39,8 +41,9 @@ def split_data(data: NDArray, num_slice: int, batch_axis: int = 0,
             f"split_data: data of shape {data.shape} cannot be split evenly into "
             f"{num_slice} parts along axis {batch_axis}. Use a batch size that is a multiple "
             f"of {num_slice}, or even_split=False.")
-    step = size // num_slice
-    bounds = [i * step for i in range(num_slice)] + [size]
+    # As np.array_split (and MXNet): the first `size % num_slice` parts get one extra row.
+    step, extra = divmod(size, num_slice)
+    bounds = [i * step + min(i, extra) for i in range(num_slice)] + [size]
     index = [slice(None)] * data.ndim
     parts = []
     for start, stop in zip(bounds, bounds[1:]):

@@ -16,6 +16,8 @@ def save_arrays(filename: str, arrays: dict) -> None:
     """Write NumPy arrays to `filename` (.npz) atomically: all or nothing."""
     filename = os.fspath(filename)
     folder = os.path.dirname(os.path.abspath(filename))
+    if not os.path.isdir(folder):
+        raise MXNetError(f"cannot save {filename!r}: the folder {folder!r} does not exist")
     fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(filename) + '.',
                                suffix='.tmp', dir=folder)
     try:
