@@ -129,13 +129,15 @@ def _check_class_indices(loss: Loss, pred, label) -> None:
     if label.shape != expected and label.shape != expected[:axis] + (1,) + expected[axis:]:
         raise MXNetError(f"{type(loss).__name__}: a prediction of shape {pred.shape} needs "
                          f"labels of shape {expected}, got {label.shape}")
-    values = label.asnumpy()
-    if values.size and (values.min() < 0 or values.max() >= classes
-                        or not np.all(values == np.round(values))):
-        raise MXNetError(
-            f"{type(loss).__name__}: labels must be class indices in [0, {classes}), got "
-            f"values from {values.min()} to {values.max()}. Check the number of outputs of "
-            "the last layer, and that labels are indices, not one-hot rows.")
+    values = label._data     # checked where they live: no copy to the host
+    if values.size:
+        low, high = values.min(), values.max()
+        fractional = values.dtype.kind == 'f' and bool((values != values.round()).any())
+        if low < 0 or high >= classes or fractional:
+            raise MXNetError(
+                f"{type(loss).__name__}: labels must be class indices in [0, {classes}), "
+                f"got values from {low} to {high}. Check the number of outputs of the last "
+                "layer, and that labels are indices, not one-hot rows.")
 
 
 def _softplus_neg_abs(F, x):

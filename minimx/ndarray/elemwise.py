@@ -186,8 +186,16 @@ class Reduce(Operator):
 
     def forward(self, xp, x, axis=None, keepdims=False, exclude=False):
         axes = self.axes(x.ndim, axis, exclude)
-        # The array method (x.sum) skips NumPy's Python-level wrapper (np.sum).
-        out = getattr(x, self.name)(axis=axes, keepdims=keepdims)
+        # The array method (x.sum) skips NumPy's Python-level wrapper (np.sum); a mean is
+        # a sum and a division, cheaper than x.mean's bookkeeping on small arrays.
+        if self.name == 'mean':
+            count = 1
+            for a in axes:
+                count *= x.shape[a]
+            out = x.sum(axis=axes, keepdims=keepdims) / x.dtype.type(count or 1) \
+                if x.dtype.kind == 'f' else x.mean(axis=axes, keepdims=keepdims)
+        else:
+            out = getattr(x, self.name)(axis=axes, keepdims=keepdims)
         return out.astype(x.dtype, copy=False)
 
     def backward(self, xp, g, inputs, out, axis=None, keepdims=False, exclude=False):

@@ -25,8 +25,8 @@ __all__ = [
 def _indices(xp, index, size: int, mode: str, name: str):
     """Integer indices into an axis of length `size`, clipped or wrapped like MXNet."""
     index = index.astype(np.int64)
-    if mode == 'clip':
-        return xp.clip(index, 0, size - 1)
+    if mode == 'clip':   # two ufuncs: cheaper than np.clip's Python wrapper on small arrays
+        return xp.minimum(xp.maximum(index, 0, out=index), size - 1, out=index)
     if mode == 'wrap':
         return xp.mod(index, size)
     raise MXNetError(f"{name}: mode must be 'clip' or 'wrap', got {mode!r}")
@@ -66,19 +66,34 @@ class Pick(Operator):
         if index.shape != expected and index.shape != expected[:axis] + (1,) + expected[axis:]:
             raise MXNetError(f"pick: data of shape {data.shape} along axis {axis} needs an "
                              f"index of shape {expected}, got {index.shape}")
-        idx = _indices(xp, index.reshape(expected), data.shape[axis], mode, self.name)
-        out = xp.take_along_axis(data, xp.expand_dims(idx, axis), axis=axis)
-        return out if keepdims else out.squeeze(axis)
+        idx = _indices(xp, index, data.shape[axis], mode, self.name)
+        # View data as (P, n, Q) around the axis; one fancy index picks (p, idx[p, q], q).
+        p, q = _prod(data.shape[:axis]), _prod(data.shape[axis + 1:])
+        out = data.reshape(p, data.shape[axis], q)[
+            xp.arange(p)[:, None], idx.reshape(p, q), xp.arange(q)[None, :]]
+        return out.reshape(_keepdims_shape(expected, axis) if keepdims else expected)
 
     def backward(self, xp, g, inputs, out, axis=-1, keepdims=False, mode='clip'):
         data, index = inputs
         axis = normalize_axis(axis, data.ndim, self.name)[0]
         expected = data.shape[:axis] + data.shape[axis + 1:]
-        idx = _indices(xp, index.reshape(expected), data.shape[axis], mode, self.name)
+        idx = _indices(xp, index, data.shape[axis], mode, self.name)
         positions = xp.arange(data.shape[axis]).reshape(
             (-1,) + (1,) * (data.ndim - axis - 1))
-        hit = positions == xp.expand_dims(idx, axis)
-        return g.reshape(expected)[(slice(None),) * axis + (None,)] * hit, None
+        hit = positions == idx.reshape(_keepdims_shape(expected, axis))
+        return g.reshape(_keepdims_shape(expected, axis)) * hit, None
+
+
+def _prod(shape: tuple) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _keepdims_shape(shape: tuple, axis: int) -> tuple:
+    """`shape` with a 1 inserted at `axis` (np.expand_dims without its overhead)."""
+    return shape[:axis] + (1,) + shape[axis:]
 
 
 class Where(Operator):

@@ -79,7 +79,9 @@ class FullyConnectedOp(Operator):
                              f"shape ({num_hidden or w.shape[0]}, {x.shape[-1]}), got "
                              f"{w.shape}")
         y = x @ w.T
-        return y if b is None else y + b
+        if b is not None:
+            y += b          # y is a fresh array: add the bias in place, no second array
+        return y
 
     @property
     def skips_unneeded(self) -> bool:
