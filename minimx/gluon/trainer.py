@@ -73,16 +73,16 @@ class Trainer:
     def update(self, batch_size: int, ignore_stale_grad: bool = False) -> None:
         """Update every parameter from its (already all-reduced) gradient."""
         self._optimizer.rescale_grad = self._scale / batch_size
-        todo = []
+        ready = []
         for i, p in enumerate(self._params):   # check them all first: a failed step changes nothing
             if p.grad_req == 'null':
                 continue
             data = p.list_data()
             if all(d._ag.fresh for d in data):
-                todo.append((i, p, data))
+                ready.append((i, p, data))
             elif not ignore_stale_grad:
                 raise _stale_error(p, [d.context for d in data if not d._ag.fresh])
-        for i, p, data in todo:
+        for i, p, data in ready:
             grads = p.list_grad()
             if i not in self._states:
                 self._states[i] = self._optimizer.create_state(i, data[0])
