@@ -469,3 +469,25 @@ def test_losses_work_on_another_context():
     assert out.context == mx.cpu(1)
     want = -np_log_softmax(x.asnumpy())[[0, 1], [2, 0]]
     assert_allclose(out.asnumpy(), want, rtol=RTOL, atol=ATOL)
+
+
+def test_fused_softmax_ce_matches_the_composite_path():
+    """The fused (batch, classes) path equals log_softmax + pick, values and gradients."""
+    gen = np.random.default_rng(7)
+    logits = gen.standard_normal((6, 4)) * 3
+    labels = nd.array(gen.integers(0, 4, 6), dtype='int32')
+    head = nd.array(gen.uniform(0.5, 1.5, 6))
+    results = []
+    for fused in (True, False):
+        x = nd.array(logits)
+        x.attach_grad()
+        with autograd.record():
+            if fused:
+                loss = gluon.loss.SoftmaxCrossEntropyLoss()(x, labels)
+            else:
+                loss = gluon.loss.SoftmaxCrossEntropyLoss(from_logits=True)(
+                    nd.log_softmax(x), labels)
+        loss.backward(head)
+        results.append((loss.asnumpy(), x.grad.asnumpy()))
+    assert_allclose(results[0][0], results[1][0], rtol=1e-5, atol=1e-6)
+    assert_allclose(results[0][1], results[1][1], rtol=1e-5, atol=1e-6)

@@ -147,8 +147,9 @@ class Block:
                                   "forward(self, x, ...)")
 
     def __call__(self, *args):
-        for hook in list(self._forward_pre_hooks.values()):
-            hook(self, args)
+        if self._forward_pre_hooks:          # most blocks have none: skip the copy of the dict
+            for hook in list(self._forward_pre_hooks.values()):
+                hook(self, args)
         try:
             out = self.forward(*args)
         except MXNetError as err:
@@ -159,8 +160,9 @@ class Block:
             new = MXNetError(' > '.join(path) + ': ' + message)
             new._block_path, new._message = path, message
             raise new.with_traceback(err.__traceback__) from None
-        for hook in list(self._forward_hooks.values()):
-            hook(self, args, out)
+        if self._forward_hooks:
+            for hook in list(self._forward_hooks.values()):
+                hook(self, args, out)
         return out
 
     def register_forward_hook(self, hook) -> '_HookHandle':

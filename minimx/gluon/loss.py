@@ -5,6 +5,7 @@
 import numpy as np
 from minimx.base import MXNetError
 from minimx.gluon.block import HybridBlock
+from minimx.ndarray.ndarray import Operator
 
 __all__ = [
     'Loss',
@@ -13,6 +14,8 @@ __all__ = [
     'HuberLoss',
     'SoftmaxCrossEntropyLoss',
     'SoftmaxCELoss',
+    'SparseSoftmaxCE',
+    'sparse_softmax_ce',
     'SigmoidBinaryCrossEntropyLoss',
     'SigmoidBCELoss',
     'LogisticLoss',
@@ -98,6 +101,10 @@ class SoftmaxCrossEntropyLoss(Loss):
         self._axis, self._sparse_label, self._from_logits = axis, sparse_label, from_logits
 
     def hybrid_forward(self, F, pred, label, sample_weight=None):
+        if self._sparse_label and not self._from_logits and pred.ndim == 2 and \
+                self._axis in (-1, 1):
+            _check_class_indices(self, pred, label)        # the common case, fused
+            return self._finish(F, sparse_softmax_ce(pred, label), sample_weight)
         if not self._from_logits:
             pred = F.log_softmax(pred, axis=self._axis)
         if self._sparse_label:
@@ -114,6 +121,30 @@ class SoftmaxCrossEntropyLoss(Loss):
 
 
 SoftmaxCELoss = SoftmaxCrossEntropyLoss
+
+
+class SparseSoftmaxCE(Operator):
+    """Per-example `-log softmax(pred)[label]` of 2-D `pred`, shape (batch, 1); fused."""
+
+    name = '_sparse_softmax_ce'
+    num_inputs = 2
+    same_dtype = False
+
+    def forward(self, xp, pred, label):
+        rows = xp.arange(pred.shape[0])
+        shifted = pred - pred.max(axis=1, keepdims=True)
+        log_sum = xp.log(xp.exp(shifted).sum(axis=1))
+        return (log_sum - shifted[rows, label.reshape(-1).astype(np.int64)]).reshape(-1, 1)
+
+    def backward(self, xp, g, inputs, out):
+        pred, label = inputs
+        probs = xp.exp(pred - pred.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
+        probs[xp.arange(pred.shape[0]), label.reshape(-1).astype(np.int64)] -= 1
+        return probs * g, None
+
+
+sparse_softmax_ce = SparseSoftmaxCE()
 
 
 def _check_class_indices(loss: Loss, pred, label) -> None:

@@ -69,8 +69,11 @@ class Pick(Operator):
         idx = _indices(xp, index, data.shape[axis], mode, self.name)
         # View data as (P, n, Q) around the axis; one fancy index picks (p, idx[p, q], q).
         p, q = _prod(data.shape[:axis]), _prod(data.shape[axis + 1:])
-        out = data.reshape(p, data.shape[axis], q)[
-            xp.arange(p)[:, None], idx.reshape(p, q), xp.arange(q)[None, :]]
+        if q == 1:   # the common case, scores (batch, classes): one index per row
+            out = data.reshape(p, data.shape[axis])[xp.arange(p), idx.reshape(p)]
+        else:
+            out = data.reshape(p, data.shape[axis], q)[
+                xp.arange(p)[:, None], idx.reshape(p, q), xp.arange(q)[None, :]]
         return out.reshape(_keepdims_shape(expected, axis) if keepdims else expected)
 
     def backward(self, xp, g, inputs, out, axis=-1, keepdims=False, mode='clip'):
