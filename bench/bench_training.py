@@ -149,7 +149,7 @@ def best_of(runs: list) -> dict | None:
     return {k: min(r[k] for r in runs) for k in runs[0]} if runs else None
 
 
-def main(rounds: int = 3) -> None:
+def main(rounds: int = 5) -> None:
     # The frameworks take turns, `rounds` times, so that a slow spell of the machine
     # (other load, CPU frequency) does not fall on one of them only.
     runs: dict = {fw: [] for fw in ('numpy', 'minimx', 'torch')}

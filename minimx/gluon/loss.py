@@ -104,7 +104,10 @@ class SoftmaxCrossEntropyLoss(Loss):
         if self._sparse_label and not self._from_logits and pred.ndim == 2 and \
                 self._axis in (-1, 1):
             _check_class_indices(self, pred, label)        # the common case, fused
-            return self._finish(F, sparse_softmax_ce(pred, label), sample_weight)
+            loss = sparse_softmax_ce(pred, label)          # (batch,): nothing to average
+            if sample_weight is None and self._weight is None:
+                return loss
+            return self._finish(F, loss.reshape(-1, 1), sample_weight)
         if not self._from_logits:
             pred = F.log_softmax(pred, axis=self._axis)
         if self._sparse_label:
@@ -124,7 +127,7 @@ SoftmaxCELoss = SoftmaxCrossEntropyLoss
 
 
 class SparseSoftmaxCE(Operator):
-    """Per-example `-log softmax(pred)[label]` of 2-D `pred`, shape (batch, 1); fused."""
+    """Per-example `-log softmax(pred)[label]` of 2-D `pred`, shape (batch,); fused."""
 
     name = '_sparse_softmax_ce'
     num_inputs = 2
@@ -134,14 +137,14 @@ class SparseSoftmaxCE(Operator):
         rows = xp.arange(pred.shape[0])
         shifted = pred - pred.max(axis=1, keepdims=True)
         log_sum = xp.log(xp.exp(shifted).sum(axis=1))
-        return (log_sum - shifted[rows, label.reshape(-1).astype(np.int64)]).reshape(-1, 1)
+        return log_sum - shifted[rows, label.reshape(-1).astype(np.int64)]
 
     def backward(self, xp, g, inputs, out):
         pred, label = inputs
         probs = xp.exp(pred - pred.max(axis=1, keepdims=True))
         probs /= probs.sum(axis=1, keepdims=True)
         probs[xp.arange(pred.shape[0]), label.reshape(-1).astype(np.int64)] -= 1
-        return probs * g, None
+        return probs * g.reshape(-1, 1), None
 
 
 sparse_softmax_ce = SparseSoftmaxCE()

@@ -78,15 +78,15 @@ class Trainer:
             if p.grad_req == 'null':
                 continue
             data = p.list_data()
-            if all(d._ag.fresh for d in data):
-                ready.append((i, p, data))
+            stale = [d.context for d in data if not d._ag.fresh]
+            if not stale:
+                ready.append((i, data))
             elif not ignore_stale_grad:
-                raise _stale_error(p, [d.context for d in data if not d._ag.fresh])
-        for i, p, data in ready:
-            grads = p.list_grad()
+                raise _stale_error(p, stale)
+        for i, data in ready:
             if i not in self._states:
                 self._states[i] = self._optimizer.create_state(i, data[0])
-            self._optimizer.update(i, data[0], grads[0], self._states[i])
+            self._optimizer.update(i, data[0], data[0].grad, self._states[i])
             for d in data[1:]:          # every device gets the same new weight
                 d._data[...] = _to_context(data[0]._data, d.context)
             for d in data:
