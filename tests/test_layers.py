@@ -362,3 +362,27 @@ def test_unsupported_layout_and_activation():
     act = nn.Activation('swish')
     with pytest.raises(MXNetError, match="relu0|swish0: Activation: unknown act_type 'swish'"):
         act(nd.ones((2,)))
+
+
+def test_inference_relu_in_place_matches_recorded_relu():
+    """Outside record(), Dense/Conv2D apply ReLU in place on their own output: same values,
+    the input untouched, and a hooked Activation block still sees its input."""
+    mx.random.seed(3)
+    dense = nn.Dense(4, activation='relu', in_units=3)
+    conv = nn.Conv2D(2, kernel_size=3, activation='relu', in_channels=1)
+    for layer in (dense, conv):
+        layer.initialize(mx.init.Normal(1.0))
+    for layer, x in ((dense, nd.array([[1.0, -2.0, 0.5], [-1.0, 2.0, -0.5]])),
+                     (conv, nd.array(np.random.default_rng(0).standard_normal((1, 1, 4, 4))))):
+        before = x.asnumpy().copy()
+        plain = layer(x).asnumpy()
+        with autograd.record():
+            recorded = layer(x).asnumpy()
+        np.testing.assert_array_equal(plain, recorded)
+        np.testing.assert_array_equal(x.asnumpy(), before)
+        assert (plain >= 0).all() and (plain == 0).any()
+        seen = []
+        handle = layer.act.register_forward_pre_hook(lambda block, args: seen.append(args[0]))
+        layer(x)
+        handle.detach()
+        assert len(seen) == 1 and (seen[0].asnumpy() < 0).any()   # pre-activation values

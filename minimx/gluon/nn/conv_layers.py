@@ -5,7 +5,7 @@
 import numpy as np
 from minimx.base import MXNetError
 from minimx.gluon.block import HybridBlock
-from minimx.gluon.nn.basic_layers import Activation
+from minimx.gluon.nn.basic_layers import Activation, _activate
 
 __all__ = [
     'Conv2D',
@@ -66,7 +66,7 @@ class Conv2D(HybridBlock):
                 f"{weight.shape[1] * self._groups} channels (in_channels is fixed at "
                 "initialization).")
         out = F.Convolution(x, weight, bias, **self._kwargs)
-        return self.act(out) if self.act is not None else out
+        return _activate(self.act, out)
 
     def __repr__(self) -> str:
         k = self._kwargs
