@@ -147,6 +147,8 @@ class Parameter:
 
     def data(self, ctx=None) -> NDArray:
         """This parameter's array on `ctx` (as `Parameter.data`)."""
+        if self._data is not None and ctx in self._data:   # the common case, every forward
+            return self._data[ctx]
         self._check_initialized()
         if ctx is None:
             ctx = next(iter(self._data)) if len(self._data) == 1 else current_context()

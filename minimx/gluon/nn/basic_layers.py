@@ -25,7 +25,13 @@ __all__ = [
 
 
 def _features(x, flatten: bool) -> int:
-    return int(np.prod(x.shape[1:])) if flatten else x.shape[-1]
+    """The input width a Dense layer sees (all but the batch axis when flattening)."""
+    if not flatten:
+        return x.shape[-1]
+    n = 1
+    for d in x.shape[1:]:   # a Python product: np.prod costs microseconds per call
+        n *= d
+    return n
 
 
 class Activation(HybridBlock):
