@@ -2,6 +2,7 @@
 # Do not edit it: edit the notebook(s) and run `make tangle`.
 """Automatic differentiation: recording scopes, backward and grad (`mx.autograd`)."""
 
+import operator
 from minimx.base import MXNetError
 from minimx.ndarray.ndarray import NDArray, _device
 from minimx.ndarray.tape import NO_GRAD, Leaf, Node, _state
@@ -99,24 +100,26 @@ def mark_variables(variables, gradients, grad_reqs='write') -> None:
 
 
 def _topological_order(heads: list) -> tuple:
-    """The nodes reachable from `heads`, parents first, and the leaves reached."""
-    order, leaves, seen = [], [], set()
-    stack = [(h, False) for h in reversed(heads)]
+    """The nodes reachable from `heads` in recording order, and the leaves reached."""
+    nodes, leaves, seen = [], [], set()
+    stack = list(heads)
     while stack:
-        entry, expanded = stack.pop()
-        if expanded:             # all of its parents are in `order` already
-            order.append(entry)
-        elif entry not in seen:
-            seen.add(entry)
-            if type(entry) is Node:
-                if entry.inputs is None:
-                    raise _released_error()
-                stack.append((entry, True))
-                stack.extend((p, False) for p in entry.parents
-                             if type(p) is Node or type(p) is Leaf)
-            elif type(entry) is Leaf:
-                leaves.append(entry)
-    return order, leaves
+        entry = stack.pop()
+        if entry in seen:
+            continue
+        seen.add(entry)
+        if type(entry) is Node:
+            if entry.inputs is None:
+                raise _released_error()
+            nodes.append(entry)
+            stack.extend(p for p in entry.parents if type(p) is Node or type(p) is Leaf)
+        elif type(entry) is Leaf:
+            leaves.append(entry)
+    nodes.sort(key=_recording_order)
+    return nodes, leaves
+
+
+_recording_order = operator.attrgetter('seq')
 
 
 def _unbroadcast(grad, shape: tuple):

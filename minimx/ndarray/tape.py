@@ -3,6 +3,7 @@
 """The autograd tape: per-thread flags, leaves, nodes, and pins on saved memory."""
 
 import threading
+import itertools
 
 __all__ = ['Leaf', 'NO_GRAD', 'Node']
 
@@ -30,6 +31,7 @@ class Leaf:
 NO_GRAD = object()   # the entry of an array recorded from inputs that need no gradient
 
 _pins: dict = {}   # id(owning buffer) -> number of live nodes that saved it
+_recorded = itertools.count()   # numbers the nodes in the order they are recorded
 
 
 def _owner(data):
@@ -41,11 +43,12 @@ def _owner(data):
 class Node:
     """The record of one operator call: what its backward rule needs, and its parents."""
 
-    __slots__ = ('op', 'attrs', 'inputs', 'output', 'parents', 'index', 'pins',
+    __slots__ = ('op', 'attrs', 'inputs', 'output', 'parents', 'index', 'pins', 'seq',
                  '__weakref__')
 
     def __init__(self, op, attrs, inputs, output, parents, index=None) -> None:
         self.op, self.attrs, self.index = op, attrs, index
+        self.seq = next(_recorded)      # recording order: a topological order of the graph
         self.inputs, self.output, self.parents = inputs, output, parents
         saved = inputs + list(output) if index is not None else inputs + [output]
         self.pins = pins = []
