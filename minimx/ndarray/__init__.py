@@ -4,6 +4,7 @@
 
 from minimx.ndarray.ndarray import *
 from minimx.ndarray.creation import *
+from minimx.ndarray.arith import *
 from minimx.ndarray.elemwise import *
 from minimx.ndarray.shape import *
 from minimx.ndarray.indexing import *

@@ -15,37 +15,11 @@ __all__ = [
     'NDArray',
     'Operator',
     'invoke',
+    'fluent',
     'MXNetIndexError',
     'waitall',
     'Cast',
     'cast',
-    'ScalarOp',
-    'BinaryOp',
-    'Add',
-    'Sub',
-    'Mul',
-    'Div',
-    'Mod',
-    'Power',
-    'Maximum',
-    'Minimum',
-    'Compare',
-    'add',
-    'subtract',
-    'multiply',
-    'divide',
-    'modulo',
-    'power',
-    'maximum',
-    'minimum',
-    'equal',
-    'not_equal',
-    'greater',
-    'greater_equal',
-    'lesser',
-    'lesser_equal',
-    'apply_binary',
-    'fluent',
     'GetItem',
     'getitem',
     'StopGradient',
@@ -172,80 +146,11 @@ class NDArray:
             with _device(self._ctx):
                 self._ctx.xp.cuda.get_current_stream().synchronize()
 
-    def __add__(self, other):
-        return apply_binary(add, self, other)
-
-    def __radd__(self, other):
-        return apply_binary(add, other, self)
-
-    def __sub__(self, other):
-        return apply_binary(subtract, self, other)
-
-    def __rsub__(self, other):
-        return apply_binary(subtract, other, self)
-
-    def __mul__(self, other):
-        return apply_binary(multiply, self, other)
-
-    def __rmul__(self, other):
-        return apply_binary(multiply, other, self)
-
-    def __truediv__(self, other):
-        return apply_binary(divide, self, other)
-
-    def __rtruediv__(self, other):
-        return apply_binary(divide, other, self)
-
-    def __mod__(self, other):
-        return apply_binary(modulo, self, other)
-
-    def __rmod__(self, other):
-        return apply_binary(modulo, other, self)
-
-    def __pow__(self, other):
-        return apply_binary(power, self, other)
-
-    def __rpow__(self, other):
-        return apply_binary(power, other, self)
-
-    def __neg__(self):
-        return apply_binary(subtract, 0, self)
-
-    def __eq__(self, other):
-        return apply_binary(equal, self, other)
-
-    def __ne__(self, other):
-        return apply_binary(not_equal, self, other)
-
-    def __gt__(self, other):
-        return apply_binary(greater, self, other)
-
-    def __ge__(self, other):
-        return apply_binary(greater_equal, self, other)
-
-    def __lt__(self, other):
-        return apply_binary(lesser, self, other)
-
-    def __le__(self, other):
-        return apply_binary(lesser_equal, self, other)
-
     def __getitem__(self, key) -> 'NDArray':
         return invoke(getitem, (self,), {'key': _backend_key(key, self._ctx)})
 
     def __setitem__(self, key, value) -> None:
         _assign(self, _backend_key(key, self._ctx), value)
-
-    def __iadd__(self, other):
-        return _inplace(self, add, other)
-
-    def __isub__(self, other):
-        return _inplace(self, subtract, other)
-
-    def __imul__(self, other):
-        return _inplace(self, multiply, other)
-
-    def __itruediv__(self, other):
-        return _inplace(self, divide, other)
 
     def attach_grad(self, grad_req: str = 'write', stype=None) -> None:
         """Make this array a leaf whose gradient backward() writes to `.grad`."""
@@ -352,6 +257,12 @@ def _wrap(out, ctx: Context) -> 'NDArray':
     return NDArray(out, ctx)
 
 
+def fluent(**methods) -> None:
+    """Store operators (or functions) as NDArray methods: `fluent(exp=exp)` gives `x.exp()`."""
+    for method_name, op in methods.items():
+        setattr(NDArray, method_name, op)
+
+
 def _shapes(arrays) -> str:
     return ', '.join(str(tuple(a.shape)) for a in arrays)
 
@@ -432,193 +343,6 @@ class Cast(Operator):
 cast = Cast()
 
 
-def _like(out, a):
-    """`out` converted to the dtype of `a` (MXNet keeps the input's dtype)."""
-    dtype = getattr(a, 'dtype', None)
-    if dtype is None or out.dtype == dtype:
-        return out
-    return out.astype(dtype)
-
-
-class ScalarOp(Operator):
-    """`op(x, scalar)`, or `op(scalar, x)` when reflected (MXNet: `_plus_scalar`, ...)."""
-
-    def __init__(self, op: Operator, reflected: bool = False) -> None:
-        self.op, self.reflected = op, reflected
-        self.name = f"_{'r' if reflected else ''}{op.name.replace('broadcast_', '')}_scalar"
-
-    def forward(self, xp, x, scalar):
-        if x.dtype.kind != 'f':
-            scalar = x.dtype.type(scalar)   # MXNet casts the scalar first: int32 * 2.5 = * 2
-        out = self.op.forward(xp, scalar, x) if self.reflected else self.op.forward(xp, x, scalar)
-        return out if out.dtype == x.dtype else out.astype(x.dtype)
-
-    def backward(self, xp, g, inputs, out, scalar):
-        (x,) = inputs
-        if self.reflected:
-            return (self.op.backward(xp, g, (scalar, x), out)[1],)
-        return (self.op.backward(xp, g, (x, scalar), out)[0],)
-
-
-class BinaryOp(Operator):
-    """A broadcasting binary operator; either argument may be a scalar."""
-
-    num_inputs = 2
-
-    def __init__(self) -> None:
-        # Its scalar forms, built once: `x + 1` runs in every training loop.
-        self.scalar_op = ScalarOp(self)
-        self.rscalar_op = ScalarOp(self, reflected=True)
-
-    def __call__(self, lhs, rhs):
-        return apply_binary(self, lhs, rhs)
-
-
-class Add(BinaryOp):
-    name = 'broadcast_add'
-
-    def forward(self, xp, a, b):
-        return a + b
-
-    def backward(self, xp, g, inputs, out):
-        return g, g
-
-
-class Sub(BinaryOp):
-    name = 'broadcast_sub'
-
-    def forward(self, xp, a, b):
-        return a - b
-
-    def backward(self, xp, g, inputs, out):
-        return g, -g
-
-
-class Mul(BinaryOp):
-    name = 'broadcast_mul'
-
-    def forward(self, xp, a, b):
-        return a * b
-
-    def backward(self, xp, g, inputs, out):
-        a, b = inputs
-        return g * b, g * a
-
-
-class Div(BinaryOp):
-    name = 'broadcast_div'
-
-    def forward(self, xp, a, b):
-        return _like(a / b, a)
-
-    def backward(self, xp, g, inputs, out):
-        a, b = inputs
-        return g / b, -g * a / (b * b)
-
-
-class Mod(BinaryOp):
-    name = 'broadcast_mod'
-
-    def forward(self, xp, a, b):
-        # MXNet's mod takes the sign of the divisor (like np.mod) and gives 0 for b == 0.
-        with np.errstate(divide='ignore', invalid='ignore'):
-            return _like(xp.where(b == 0, 0, xp.mod(a, b)), a)
-
-    def backward(self, xp, g, inputs, out):
-        a, b = inputs          # mod(a, b) = a - floor(a / b) * b
-        with np.errstate(divide='ignore', invalid='ignore'):
-            return g, -g * xp.where(b == 0, 0, xp.floor(a / b))
-
-
-class Power(BinaryOp):
-    name = 'broadcast_power'
-
-    def forward(self, xp, a, b):
-        return _like(xp.power(a, b), a)
-
-    def backward(self, xp, g, inputs, out):
-        a, b = inputs
-        with np.errstate(divide='ignore', invalid='ignore'):   # log(a) for a <= 0
-            return g * b * xp.power(a, b - 1), g * out * xp.log(a)
-
-
-class Maximum(BinaryOp):
-    name = 'broadcast_maximum'
-
-    def forward(self, xp, a, b):
-        return xp.maximum(a, b)
-
-    def backward(self, xp, g, inputs, out):
-        a, b = inputs
-        return g * (a >= b), g * (a < b)
-
-
-class Minimum(BinaryOp):
-    name = 'broadcast_minimum'
-
-    def forward(self, xp, a, b):
-        return xp.minimum(a, b)
-
-    def backward(self, xp, g, inputs, out):
-        a, b = inputs
-        return g * (a <= b), g * (a > b)
-
-
-class Compare(BinaryOp):
-    """An elementwise comparison returning 0/1 in the input dtype (`broadcast_greater`...)."""
-
-    def __init__(self, name: str, fn_name: str) -> None:
-        self.name, self.fn_name = name, fn_name
-        super().__init__()
-
-    def forward(self, xp, a, b):
-        dtype = a.dtype if hasattr(a, 'dtype') else b.dtype
-        return getattr(xp, self.fn_name)(a, b).astype(dtype)
-
-    def backward(self, xp, g, inputs, out):
-        return None, None      # a step function: zero gradient almost everywhere
-
-
-add, subtract, multiply, divide = Add(), Sub(), Mul(), Div()
-modulo, power, maximum, minimum = Mod(), Power(), Maximum(), Minimum()
-equal = Compare('broadcast_equal', 'equal')
-not_equal = Compare('broadcast_not_equal', 'not_equal')
-greater = Compare('broadcast_greater', 'greater')
-greater_equal = Compare('broadcast_greater_equal', 'greater_equal')
-lesser = Compare('broadcast_lesser', 'less')
-lesser_equal = Compare('broadcast_lesser_equal', 'less_equal')
-
-_EMPTY: dict = {}
-
-
-def apply_binary(op: BinaryOp, lhs, rhs) -> NDArray:
-    """`op(lhs, rhs)` where either side (not both) may be a Python or NumPy scalar."""
-    if type(rhs) is NDArray:
-        if type(lhs) is NDArray:
-            return invoke(op, (lhs, rhs), _EMPTY)
-        return invoke(op.rscalar_op, (rhs,), {'scalar': _check_scalar(op, lhs)})
-    return invoke(op.scalar_op, (lhs,), {'scalar': _check_scalar(op, rhs)})
-
-
-def _check_scalar(op: Operator, value):
-    if type(value) is float or type(value) is int or isinstance(value, (numbers.Number, np.generic)):
-        return value
-    if isinstance(value, NDArray):
-        raise MXNetError(f"{op.name}: expected an NDArray on the left, got an NDArray "
-                         "subclass; convert it with nd.array(...)")
-    raise MXNetError(f"{op.name}: cannot combine an NDArray with a "
-                     f"{type(value).__name__}; convert it with nd.array(...) first.")
-
-
-def fluent(**methods: Operator) -> None:
-    """Make operators available as NDArray methods: `fluent(exp=exp)` gives `x.exp()`."""
-    for method_name, op in methods.items():
-        setattr(NDArray, method_name, op)
-
-
-fluent(maximum=maximum, minimum=minimum)
-
-
 class GetItem(Operator):
     """`x[key]`: a view for basic indices, a copy for index arrays (MXNet: `slice`)."""
 
@@ -673,16 +397,6 @@ def _assign(target: NDArray, key, value) -> None:
         raise MXNetError(f"assignment: cannot write a value of shape "
                          f"{np.shape(value)} into x[{key!r}] of an array of shape "
                          f"{target.shape}: {err}") from err
-
-
-def _inplace(target: NDArray, op: Operator, other) -> NDArray:
-    result = apply_binary(op, target, other)
-    if result.shape != target.shape:
-        raise MXNetError(f"{op.name} (in place): the result has shape {result.shape}, "
-                         f"but the target has shape {target.shape}; an in-place "
-                         "operation cannot change the shape. Use x = x + y instead.")
-    _assign(target, slice(None), result)
-    return target
 
 
 def _record(op: Operator, inputs: tuple, attrs: dict, arrays: list, result) -> None:
