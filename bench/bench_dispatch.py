@@ -38,12 +38,12 @@ def main() -> None:
     rng = np.random.default_rng(0)
     small = [rng.standard_normal((4, 4)).astype(np.float32) for _ in range(2)]
     big = [rng.standard_normal((256, 256)).astype(np.float32) for _ in range(2)]
-    print(f"operator dispatch overhead, best of 15 interleaved rounds (numpy {np.__version__}, minimx "
+    print(f"operator dispatch overhead, best of interleaved rounds (numpy {np.__version__}, minimx "
           f"{mx.__version__})")
     results = [
         case('add (4,4) x + y', *small, np.add, lambda a, b: a + b, 200_000),
         case('add (4,4) nd.add', *small, np.add, nd.add, 200_000),
-        case('dot (256,256)', *big, np.dot, nd.dot, 200),
+        case('dot (256,256)', *big, np.dot, nd.dot, 100, rounds=60),
     ]
     if not all(results):
         print("note: over target; see the overhead column")
