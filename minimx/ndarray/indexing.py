@@ -4,9 +4,10 @@
 
 import numpy as np
 from minimx.base import MXNetError
-from minimx.ndarray.elemwise import normalize_axis
+from minimx.ndarray.elemwise import normalize_axis, shape_size
 from minimx.ndarray.ndarray import Operator, fluent
 from minimx.base import add_to_class
+from minimx.ndarray.elemwise import normalize_axis
 
 __all__ = [
     'Take',
@@ -68,7 +69,7 @@ class Pick(Operator):
                              f"index of shape {expected}, got {index.shape}")
         idx = _indices(xp, index, data.shape[axis], mode, self.name)
         # View data as (P, n, Q) around the axis; one fancy index picks (p, idx[p, q], q).
-        p, q = _prod(data.shape[:axis]), _prod(data.shape[axis + 1:])
+        p, q = shape_size(data.shape[:axis]), shape_size(data.shape[axis + 1:])
         if q == 1:   # the common case, scores (batch, classes): one index per row
             out = data.reshape(p, data.shape[axis])[xp.arange(p), idx.reshape(p)]
         else:
@@ -85,13 +86,6 @@ class Pick(Operator):
             (-1,) + (1,) * (data.ndim - axis - 1))
         hit = positions == idx.reshape(_keepdims_shape(expected, axis))
         return g.reshape(_keepdims_shape(expected, axis)) * hit, None
-
-
-def _prod(shape: tuple) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 def _keepdims_shape(shape: tuple, axis: int) -> tuple:

@@ -4,10 +4,11 @@
 
 import numbers
 from minimx.base import MXNetError
-from minimx.ndarray.elemwise import normalize_axis
+from minimx.ndarray.elemwise import normalize_axis, shape_size
 from minimx.ndarray.ndarray import Operator, fluent, invoke
 import numpy as np
 from minimx.base import add_to_class
+from minimx.ndarray.elemwise import normalize_axis
 
 __all__ = [
     'infer_reshape',
@@ -88,9 +89,7 @@ def _reverse_codes(target: tuple) -> tuple:
 
 
 def _fill_minus_one(src: tuple, out: tuple, target: tuple) -> tuple:
-    total = 1
-    for d in src:
-        total *= d
+    total = shape_size(src)
     known = 1
     for d in out:
         known *= d if d != -1 else 1
@@ -100,17 +99,10 @@ def _fill_minus_one(src: tuple, out: tuple, target: tuple) -> tuple:
         if known == 0 or total % known:
             raise MXNetError(f"reshape: cannot reshape {src} into {target}")
         out = tuple(total // known if d == -1 else d for d in out)
-    if _prod(out) != total:
+    if shape_size(out) != total:
         raise MXNetError(f"reshape: cannot reshape an array of shape {src} ({total} "
-                         f"elements) into {out} ({_prod(out)} elements)")
+                         f"elements) into {out} ({shape_size(out)} elements)")
     return out
-
-
-def _prod(shape: tuple) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 def _shape_args(args: tuple, kwargs: dict, key: str) -> tuple:

@@ -5,6 +5,7 @@
 import numpy as np
 from minimx.base import MXNetError
 from minimx.gluon.block import Block, HybridBlock
+from minimx.ndarray.elemwise import shape_size
 from minimx.ndarray.tape import _state
 from minimx.gluon.block import _indent
 from minimx import autograd
@@ -26,12 +27,7 @@ __all__ = [
 
 def _features(x, flatten: bool) -> int:
     """The input width a Dense layer sees (all but the batch axis when flattening)."""
-    if not flatten:
-        return x.shape[-1]
-    n = 1
-    for d in x.shape[1:]:   # a Python product: np.prod costs microseconds per call
-        n *= d
-    return n
+    return shape_size(x.shape[1:]) if flatten else x.shape[-1]
 
 
 class Activation(HybridBlock):
