@@ -97,8 +97,14 @@ class FullyConnectedOp(Operator):
         return grads + ((g2.sum(axis=0),) if len(inputs) == 3 else ())
 
 
-def _pair(v) -> tuple:
-    return (v, v) if isinstance(v, (int, np.integer)) else tuple(v)
+def _pair(v, name: str = 'kernel/stride/pad') -> tuple:
+    """`v` as a pair of ints: 3 -> (3, 3); a pair stays a pair; anything else is an error."""
+    if isinstance(v, (int, np.integer)):
+        return (int(v), int(v))
+    v = tuple(int(i) for i in v)
+    if len(v) != 2:
+        raise MXNetError(f"{name} must be an int or a pair of ints, got {v}")
+    return v
 
 
 def _windows(xp, x, kernel, stride, dilate, pad, pad_value=0):

@@ -6,6 +6,7 @@ import numpy as np
 from minimx.base import MXNetError
 from minimx.gluon.block import HybridBlock
 from minimx.gluon.nn.basic_layers import Activation, _activate
+from minimx.ndarray.nn import _pair   # the operators' own reading of ints and pairs
 
 __all__ = [
     'Conv2D',
@@ -14,15 +15,6 @@ __all__ = [
     'GlobalMaxPool2D',
     'GlobalAvgPool2D',
 ]
-
-
-def _pair(v, name: str) -> tuple:
-    if isinstance(v, (int, np.integer)):
-        return (int(v), int(v))
-    v = tuple(int(i) for i in v)
-    if len(v) != 2:
-        raise MXNetError(f"{name} must be an int or a pair of ints, got {v}")
-    return v
 
 
 class Conv2D(HybridBlock):
