@@ -44,6 +44,15 @@ def _host(x) -> np.ndarray:
     return x.asnumpy() if isinstance(x, NDArray) else np.asarray(x)
 
 
+def _class_rows(metric: 'EvalMetric', label, pred, what: str) -> tuple:
+    """Labels as int64 class indices, and `pred` checked to be (batch, classes)."""
+    label, pred = _host(label).ravel().astype(np.int64), _host(pred)
+    if pred.ndim != 2 or pred.shape[0] != label.size:
+        raise ValueError(f"{metric.name}: expected {what} of shape (batch, classes) with "
+                         f"batch = {label.size} labels, got {pred.shape}")
+    return label, pred
+
+
 def check_label_shapes(labels, preds, wrap: bool = False, shape: bool = False):
     """Check that labels and preds match: in count (lists), or in shape if `shape`.
 
@@ -140,10 +149,7 @@ class TopKAccuracy(EvalMetric):
     def update(self, labels, preds) -> None:
         labels, preds = check_label_shapes(labels, preds, wrap=True)
         for label, pred in zip(labels, preds):
-            label, pred = _host(label).astype(np.int32).ravel(), _host(pred)
-            if pred.ndim != 2 or pred.shape[0] != label.size:
-                raise ValueError(f"{self.name}: expected scores of shape (batch, classes) "
-                                 f"with batch = {label.size} labels, got {pred.shape}")
+            label, pred = _class_rows(self, label, pred, 'scores')
             k = min(self.top_k, pred.shape[1])
             top = np.argsort(-pred, axis=1, kind='stable')[:, :k]
             self.sum_metric += int((top == label[:, None]).any(axis=1).sum())
@@ -162,11 +168,7 @@ class CrossEntropy(EvalMetric):
     def update(self, labels, preds) -> None:
         labels, preds = check_label_shapes(labels, preds, wrap=True)
         for label, pred in zip(labels, preds):
-            label, pred = _host(label).ravel().astype(np.int64), _host(pred)
-            if pred.ndim != 2 or pred.shape[0] != label.size:
-                raise ValueError(f"{self.name}: expected probabilities of shape "
-                                 f"(batch, classes) with batch = {label.size} labels, "
-                                 f"got {pred.shape}")
+            label, pred = _class_rows(self, label, pred, 'probabilities')
             prob = pred[np.arange(label.size), label]
             self.sum_metric += float((-np.log(prob + self.eps)).sum())
             self.num_inst += label.size

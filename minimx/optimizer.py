@@ -5,7 +5,7 @@
 import math
 from minimx.base import MXNetError, add_to_class
 from minimx.ndarray.ndarray import NDArray
-from minimx.ndarray.tape import _owner, _pins
+from minimx.ndarray.tape import pinned
 
 __all__ = ['Optimizer', 'SGD', 'NAG', 'AdaGrad', 'RMSProp', 'Adam', 'create']
 
@@ -74,7 +74,7 @@ class Optimizer:
         clipping or weight decay applies, the scaling is left to the caller (the returned
         scale) so that the update allocates one temporary array instead of two.
         """
-        if _pins and _pins.get(id(_owner(weight._data))):
+        if pinned(weight._data):
             raise MXNetError(
                 f"{type(self).__name__}.update: a recorded graph still needs this weight "
                 f"(shape {weight.shape}) for its backward pass, e.g. one kept with "

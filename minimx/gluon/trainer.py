@@ -88,7 +88,7 @@ class Trainer:
                 self._states[i] = self._optimizer.create_state(i, data[0])
             self._optimizer.update(i, data[0], data[0].grad, self._states[i])
             for d in data[1:]:          # every device gets the same new weight
-                d._data[...] = _to_context(data[0]._data, d.context)
+                data[0].copyto(d)
             for d in data:
                 d._ag.fresh = False
 

@@ -9,7 +9,7 @@ import numpy as np
 from minimx.base import MXNetError, add_to_class
 from minimx.context import Context, current_context, num_gpus
 from minimx.context import Context
-from minimx.ndarray.tape import NO_GRAD, Leaf, Node, _owner, _pins, _state
+from minimx.ndarray.tape import NO_GRAD, Leaf, Node, _pins, _state, pinned
 
 __all__ = [
     'NDArray',
@@ -444,7 +444,7 @@ _copy_op = CopyTo()
 def _check_write(target: NDArray, value) -> None:
     fix = ("Build a new array instead (nd.stack, nd.concat, nd.where, or x + y), or do "
            "the write outside autograd.record() before the graph is built.")
-    if _pins.get(id(_owner(target._data))):
+    if pinned(target._data):
         raise MXNetError(
             f"in-place write into an array of shape {target.shape} that a recorded "
             "graph still needs for its backward pass: the gradient would be computed "

@@ -5,7 +5,7 @@
 import threading
 import itertools
 
-__all__ = ['Leaf', 'NO_GRAD', 'Node']
+__all__ = ['Leaf', 'NO_GRAD', 'pinned', 'Node']
 
 
 class _AutogradState(threading.local):
@@ -38,6 +38,11 @@ def _owner(data):
     """The buffer that owns `data`'s memory (itself unless `data` is a view)."""
     base = data.base
     return data if base is None else base
+
+
+def pinned(data) -> bool:
+    """Whether a live recorded graph saved the memory of backend array `data`."""
+    return bool(_pins) and id(_owner(data)) in _pins
 
 
 class Node:
