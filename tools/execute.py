@@ -3,7 +3,7 @@
 Usage::
 
     python tools/execute.py                        # every chapter in _toc.yml, in book order
-    python tools/execute.py book/01_ndarray.ipynb  # only these notebooks
+    python tools/execute.py book/02_ndarray.ipynb  # only these notebooks
     python tools/execute.py --check                # run nothing; fail if a chapter was
                                                    # not executed top to bottom
 
