@@ -11,15 +11,16 @@ VPY = $(VENV)/bin/python
 STAMP = $(VENV)/.minimx-installed$(if $(wildcard minimx/__init__.py),,-without-package)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test book tangle execute bench clean
+.PHONY: help setup lab test book tangle execute bench clean
 
 help:
+	@echo "make lab       set up .venv and open the chapters in JupyterLab (the reader's path)"
 	@echo "make test      set up .venv, check the tangle, run tests/ and nbval over book/*.ipynb"
 	@echo "make book      set up .venv, check the tangle, build the HTML book into _build/html"
-	@echo "make tangle    regenerate minimx/ from the chapters (tools/tangle.py)"
+	@echo "make tangle    regenerate minimx/ from the chapters, and the API page book/api_coverage.md"
 	@echo "make execute   re-run the chapters in place so their stored outputs are current"
 	@echo "make bench     run the benchmarks in bench/ (make bench ARGS=name to pick some)"
-	@echo "make setup     only create .venv and install minimx with [test,book]"
+	@echo "make setup     only create .venv and install minimx with [test,book,lab]"
 	@echo "make clean     remove _build (keeps .venv)"
 
 setup: $(STAMP)
@@ -27,11 +28,16 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(VPY) || $(PY) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --upgrade pip
-	$(VPY) -m pip install --quiet -e ".[test,book]"
+	$(VPY) -m pip install --quiet -e ".[test,book,lab]"
 	touch $@
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab book/
 
 test: $(STAMP)
 	$(VPY) tools/tangle.py --check
+	$(VPY) tools/api_page.py --check
+	$(VENV)/bin/jupyter lab --version >/dev/null  # the reader's `make lab` has its tools
 	$(VPY) tools/execute.py --check
 	$(VPY) -m pytest -q -p no:cacheprovider tests --nbval --nbval-current-env book/
 
@@ -41,6 +47,7 @@ book: $(STAMP)
 
 tangle: $(STAMP)
 	$(VPY) tools/tangle.py
+	$(VPY) tools/api_page.py
 
 execute: $(STAMP)
 	$(VPY) tools/execute.py $(ARGS)
