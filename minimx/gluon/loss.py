@@ -52,9 +52,9 @@ def _check_same_shape(loss: Loss, pred, label):
         return label
     if label.size == pred.size:
         return label.reshape(pred.shape)
-    raise MXNetError(f"{type(loss).__name__}: the label of shape {label.shape} does not "
-                     f"fit the prediction of shape {pred.shape}; they must have the same "
-                     "number of elements")
+    raise MXNetError(f"{type(loss).__name__}: the label of shape {label.shape} "
+                     f"does not fit the prediction of shape {pred.shape}; they must "
+                     "have the same number of elements")
 
 
 class L2Loss(Loss):
@@ -162,10 +162,11 @@ def _check_class_indices(loss: Loss, pred, label) -> None:
     expected = pred.shape[:axis] + pred.shape[axis + 1:]
     if label.shape == pred.shape and classes > 1:
         raise MXNetError(
-            f"{type(loss).__name__}: the label has the prediction's shape {pred.shape}, "
-            "so it looks like one-hot (or probability) rows, but sparse_label=True "
-            f"expects one class index per example, shape {expected}. Pass "
-            "sparse_label=False, or convert with label.argmax(axis=1).")
+            f"{type(loss).__name__}: the label has the prediction's shape "
+            f"{pred.shape}, so it looks like one-hot (or probability) rows, but "
+            "sparse_label=True expects one class index per example, shape "
+            f"{expected}. Pass sparse_label=False, or convert with "
+            "label.argmax(axis=1).")
     if label.shape != expected and \
             label.shape != expected[:axis] + (1,) + expected[axis:]:
         raise MXNetError(f"{type(loss).__name__}: a prediction of shape {pred.shape} "

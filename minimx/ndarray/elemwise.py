@@ -279,7 +279,7 @@ fluent(sum=sum, mean=mean, max=max, min=min, prod=prod, norm=norm, argmax=argmax
 
 
 def _numpy_keywords(op: Operator, dtype, out) -> None:
-    """Accept the `dtype=None, out=None` that np.mean(x) and others pass; refuse more."""
+    """Accept the `dtype=None, out=None` that np.mean(x) and co. pass; refuse others."""
     if dtype is not None or out is not None:
         raise MXNetError(
             f"{op.name}: MXNet's {op.name} takes no dtype= or out= argument. Convert "
