@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -34,9 +35,12 @@ def resolve(spelling: str):
 
 
 def own_names(namespace) -> set[str]:
-    """Public names a minimx namespace offers (its ``__all__`` where it has one)."""
+    """Public names a minimx namespace offers (its ``__all__`` where it has one),
+    without the submodules a package shows as attributes (``mx.nd.elemwise``): those
+    are where the names live, not names a program calls."""
     names = getattr(namespace, "__all__", None) or dir(namespace)
-    return {n for n in names if not n.startswith("_")}
+    return {n for n in names if not n.startswith("_")
+            and not inspect.ismodule(getattr(namespace, n, None))}
 
 
 def codes(names) -> str:
