@@ -9,6 +9,12 @@ VPY = $(VENV)/bin/python
 # the stamp's name records that: when the tangler first creates minimx/, the
 # name changes and the next target reinstalls once.
 STAMP = $(VENV)/.minimx-installed$(if $(wildcard minimx/__init__.py),,-without-package)
+# The reader's path installs only what the chapters need ([lab]); the full set of
+# extras (and this stamp too) comes with `make setup`, `make test` or `make book`.
+LAB_STAMP = $(VENV)/.minimx-lab-installed$(if $(wildcard minimx/__init__.py),,-without-package)
+# Refuse an old Python before creating a venv with it.
+CHECK_PY = $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
+	{ echo "minimx needs Python 3.10 or newer; run make with PY=python3.X"; exit 1; }
 
 .DEFAULT_GOAL := help
 .PHONY: help setup lab test book tangle execute bench clean
@@ -26,12 +32,18 @@ help:
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
-	test -x $(VPY) || $(PY) -m venv $(VENV)
+	test -x $(VPY) || { $(CHECK_PY); $(PY) -m venv $(VENV); }
 	$(VPY) -m pip install --quiet --upgrade pip
 	$(VPY) -m pip install --quiet -e ".[test,book,lab]"
+	touch $@ $(LAB_STAMP)
+
+$(LAB_STAMP): pyproject.toml
+	test -x $(VPY) || { $(CHECK_PY); $(PY) -m venv $(VENV); }
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -e ".[lab]"
 	touch $@
 
-lab: $(STAMP)
+lab: $(LAB_STAMP)
 	$(VENV)/bin/jupyter lab book/
 
 test: $(STAMP)

@@ -4,7 +4,7 @@ Jupyter Book loads MathJax from a CDN by default; a reader without a network the
 raw TeX. This extension copies MathJax 3 (the ``tex-chtml`` component, its fonts and
 TeX extensions) out of the ``django-static-mathjax`` wheel, a plain copy of MathJax's
 ``es5`` build with no Django dependency, into ``_build/html/_static/mathjax`` and points
-Sphinx's ``mathjax_path`` at it. Listed in ``_config.yml`` under ``sphinx.extra_extensions``.
+Sphinx's ``mathjax_path`` at it. Listed in ``_config.yml`` under ``sphinx.local_extensions``.
 """
 from __future__ import annotations
 
