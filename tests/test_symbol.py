@@ -1,0 +1,467 @@
+"""mx.sym: graphs from the nd operators, their inspection, inference and executors."""
+import json
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+import minimx as mx
+from minimx import autograd, nd, sym
+from minimx.base import MXNetError
+from minimx.symbol.registry import FUNCTIONS, SPECS
+
+
+# ------------------------------------------------------------------- building graphs
+
+def test_var_attributes_use_mxnet_spellings():
+    x = sym.var('x', shape=(2, 3), dtype='float16', lr_mult=2.0, wd_mult=0.5,
+                init=mx.init.Xavier())
+    # As MXNet 1.9.1 prints them for the same call (lr/wd listed in both spellings).
+    assert x.list_attr() == {
+        '__shape__': '(2, 3)', '__dtype__': '2', '__lr_mult__': '2.0', 'lr_mult': '2.0',
+        '__wd_mult__': '0.5', 'wd_mult': '0.5',
+        '__init__': '["xavier", {"rnd_type": "uniform", "factor_type": "avg", '
+                    '"magnitude": 3}]'}
+    assert x.attr('__shape__') == '(2, 3)' and x.attr('missing') is None
+    assert sym.Variable is sym.var
+    with pytest.raises(ValueError, match='__foo__'):
+        sym.var('y', foo=1)
+
+
+def test_operators_make_mxnet_nodes_and_names():
+    a, b = sym.var('a'), sym.var('b')
+    with mx.name.NameManager():
+        cases = [(a + b, 'elemwise_add', '_plus0'), (a - b, 'elemwise_sub', '_minus0'),
+                 (a * b, 'elemwise_mul', '_mul0'), (a / b, 'elemwise_div', '_div0'),
+                 (a ** b, '_power', '_power0'), (a > b, '_greater', '_greater0'),
+                 (a + 1, '_plus_scalar', '_plusscalar0'),
+                 (1 + a, '_plus_scalar', '_plusscalar1'),
+                 (1 - a, '_rminus_scalar', '_rminusscalar0'),
+                 (2 / a, '_rdiv_scalar', '_rdivscalar0'),
+                 (-a, '_mul_scalar', '_mulscalar0'), (a < 1, '_lesser_scalar',
+                                                       '_lesser_scalar0'),
+                 (abs(a), 'abs', 'abs0'), (sym.maximum(a, 1), '_maximum_scalar',
+                                           '_maximumscalar0'),
+                 (sym.broadcast_add(a, b), 'broadcast_add', 'broadcast_add0')]
+    for s, op, name in cases:
+        node = json.loads(s.tojson())['nodes'][-1]
+        assert (node['op'], node['name']) == (op, name)
+    assert json.loads((a * 2).tojson())['nodes'][-1]['attrs'] == {'scalar': '2'}
+
+
+def test_missing_inputs_become_variables_named_after_the_node():
+    fc = sym.FullyConnected(sym.var('data'), num_hidden=10, name='fc1')
+    assert fc.list_arguments() == ['data', 'fc1_weight', 'fc1_bias']
+    assert sym.FullyConnected(sym.var('d'), num_hidden=2, no_bias=True,
+                              name='nb').list_arguments() == ['d', 'nb_weight']
+    bn = sym.BatchNorm(sym.var('x'), name='bn')
+    assert bn.list_arguments() == ['x', 'bn_gamma', 'bn_beta']
+    assert bn.list_auxiliary_states() == ['bn_moving_mean', 'bn_moving_var']
+    assert bn.list_inputs() == ['x', 'bn_gamma', 'bn_beta', 'bn_moving_mean',
+                                'bn_moving_var']
+    assert bn.list_outputs() == ['bn_output']
+
+
+def test_name_manager_and_prefix():
+    with mx.name.NameManager():
+        first = sym.relu(sym.var('x'))
+        second = sym.relu(sym.var('x'))
+        with mx.name.Prefix('net_'):
+            inner = sym.FullyConnected(sym.var('data'), num_hidden=2, name='fc')
+            auto = sym.exp(first)
+    assert (first.name, second.name) == ('relu0', 'relu1')
+    assert inner.list_arguments() == ['data', 'net_fc_weight', 'net_fc_bias']
+    assert auto.name == 'net_exp0'
+
+
+def test_every_nd_operator_is_a_symbol_function():
+    missing = [name for name in FUNCTIONS if not callable(getattr(sym, name, None))]
+    assert not missing
+    for name in ('FullyConnected', 'Convolution', 'Pooling', 'Activation', 'Dropout',
+                 'BatchNorm', 'softmax', 'log_softmax', 'reshape', 'transpose', 'sum',
+                 'mean', 'dot', 'batch_dot', 'concat', 'stack', 'split', 'take', 'pick',
+                 'where', 'one_hot', 'exp', 'log', 'relu', 'sigmoid', 'tanh', 'clip',
+                 'broadcast_add', 'elemwise_add', 'zeros', 'ones', 'BlockGrad',
+                 'make_loss', 'Embedding', 'LeakyReLU', 'Flatten', 'Cast'):
+        assert callable(getattr(sym, name)), name
+    assert callable(sym.random.uniform) and callable(sym.random.normal)
+
+
+def test_group_internals_children_and_indexing():
+    a, b, d = sym.var('a'), sym.var('b'), sym.var('d')
+    with mx.name.NameManager():
+        c = a + b
+        e = d + c
+    assert [s.name for s in e.get_children()] == ['d', '_plus0']
+    assert a.get_children() is None
+    assert e.get_internals().list_outputs() == ['d', 'a', 'b', '_plus0_output',
+                                                '_plus1_output']
+    assert e.get_internals()['_plus0_output'].name == '_plus0'
+    g = sym.Group([c, e])
+    assert len(g) == 2 and g.name is None and g[1].name == '_plus1'
+    assert repr(g) == '<Symbol group [_plus0, _plus1]>'
+    with mx.name.NameManager():
+        parts = sym.split(sym.var('q'), num_outputs=3, axis=1)
+    assert parts.list_outputs() == ['split0_output0', 'split0_output1',
+                                    'split0_output2']
+    assert [p.name for p in parts] == ['split0'] * 3
+    with pytest.raises(IndexError):
+        parts[3]
+
+
+def test_attr_scope_and_attr_dict():
+    with mx.name.NameManager(), mx.AttrScope(group='4'):
+        y = sym.exp(sym.var('z'))
+    assert y.list_attr() == {'group': '4'}
+    assert y.attr_dict() == {'z': {'group': '4'}, 'exp0': {'group': '4'}}
+    fc = sym.FullyConnected(sym.var('x'), num_hidden=3, name='fc')
+    assert fc.attr('num_hidden') == '3'
+    assert fc.attr_dict()['fc_weight'] == {'num_hidden': '3'}   # MXNet copies them
+
+
+def test_compose_replaces_variables():
+    with mx.name.NameManager():
+        net1 = sym.FullyConnected(sym.var('data'), name='fc1', num_hidden=10)
+        net2 = sym.FullyConnected(name='fc3', num_hidden=10)
+    assert net2.list_arguments() == ['fc3_data', 'fc3_weight', 'fc3_bias']
+    composed = net2(fc3_data=net1, name='composed')
+    assert composed.name == 'composed'
+    assert composed.list_arguments() == ['data', 'fc1_weight', 'fc1_bias',
+                                         'fc3_weight', 'fc3_bias']
+    assert net2.list_arguments()[0] == 'fc3_data'            # the original is untouched
+    with pytest.raises(MXNetError, match='not inputs'):
+        net2(nope=net1)
+
+
+# ----------------------------------------------------------------------- inference
+
+def test_infer_shape_fills_weights_from_the_data():
+    fc = sym.FullyConnected(sym.var('a'), num_hidden=3, name='fc')
+    assert fc.infer_shape(a=(2, 5)) == ([(2, 5), (3, 5), (3,)], [(2, 3)], [])
+    conv = sym.Convolution(sym.var('x'), kernel=(3, 3), num_filter=4, num_group=2)
+    args, outs, _ = conv.infer_shape(x=(1, 6, 8, 8))
+    assert args[1:] == [(4, 3, 3, 3), (4,)] and outs == [(1, 4, 6, 6)]
+    bn = sym.BatchNorm(sym.var('x'), axis=-1)
+    assert bn.infer_shape(x=(2, 7))[2] == [(7,), (7,)]
+    emb = sym.Embedding(sym.var('i'), input_dim=10, output_dim=4)
+    assert emb.infer_shape(i=(2, 3)) == ([(2, 3), (10, 4)], [(2, 3, 4)], [])
+
+
+def test_infer_shape_partial_and_unknown():
+    a, b = sym.var('a'), sym.var('b')
+    net = sym.FullyConnected(a + b, num_hidden=3, name='fc')
+    assert net.infer_shape_partial() == ([(), (), (), ()], [()], [])
+    assert net.infer_shape_partial(a=(2, 4))[0] == [(2, 4), (2, 4), (3, 4), (3,)]
+    with pytest.warns(UserWarning, match='Cannot decide shape'):
+        assert net.infer_shape() == (None, None, None)
+    assert sym.var('v', shape=(0, 3)).infer_shape_partial()[0] == [(0, 3)]
+    assert sym.var('v', shape=(2, 3)).infer_shape() == ([(2, 3)], [(2, 3)], [])
+
+
+def test_infer_shape_errors_name_the_operator_and_the_fix():
+    a, b = sym.var('a'), sym.var('b')
+    with mx.name.NameManager():
+        c = a + b
+    with pytest.raises(MXNetError, match=r"'_plus0' \(elemwise_add\).*broadcast_add"):
+        c.infer_shape(a=(2, 3), b=(3,))
+    assert sym.broadcast_add(a, b).infer_shape(a=(2, 3), b=(3,))[1] == [(2, 3)]
+    fc = sym.FullyConnected(sym.var('x'), sym.var('w'), num_hidden=3, no_bias=True)
+    with pytest.raises(MXNetError, match='weight: shape'):
+        fc.infer_shape(x=(2, 5), w=(3, 4))
+    with pytest.raises(MXNetError, match="'nope' is not an input"):
+        fc.infer_shape(nope=(1,))
+
+
+def test_infer_type():
+    fc = sym.FullyConnected(sym.var('a'), num_hidden=3, name='fc')
+    assert fc.infer_type(a='float64') == ([np.float64] * 3, [np.float64], [])
+    with pytest.warns(UserWarning, match='Cannot decide type'):
+        assert fc.infer_type() == (None, None, None)
+    arg, out, _ = sym.argmax(sym.var('x', dtype='float16'), axis=1).infer_type()
+    assert arg == [np.float16] and out == [np.float32]
+    cast = sym.Cast(sym.var('x'), dtype='int32')
+    assert cast.infer_type(x='float32')[1] == [np.int32]
+    assert sym.Embedding(sym.var('i'), sym.var('w'), input_dim=3, output_dim=2) \
+        .infer_type(i='int32', w='float16')[1] == [np.float16]
+
+
+# ------------------------------------------------------------------------- JSON
+
+def test_tojson_is_mxnets_format_and_round_trips(tmp_path):
+    with mx.name.NameManager():
+        net = sym.FullyConnected(sym.var('data'), num_hidden=10, name='fc1')
+        net = sym.Activation(net, act_type='relu')
+        net = sym.Convolution(net, kernel=(3, 3), num_filter=4)
+        net = sym.BatchNorm(net, name='bn')
+    graph = json.loads(net.tojson())
+    assert set(graph) == {'nodes', 'arg_nodes', 'node_row_ptr', 'heads', 'attrs'}
+    ops = [(n['op'], n['name']) for n in graph['nodes']]
+    assert ops[:5] == [('null', 'data'), ('null', 'fc1_weight'), ('null', 'fc1_bias'),
+                       ('FullyConnected', 'fc1'), ('Activation', 'activation0')]
+    conv = graph['nodes'][ops.index(('Convolution', 'convolution0'))]
+    assert conv['attrs'] == {'kernel': '(3, 3)', 'num_filter': '4'}
+    bn = graph['nodes'][-1]
+    assert bn['inputs'][-2:] == [[10, 0, 1], [11, 0, 1]]     # aux inputs: version 1
+    assert graph['arg_nodes'] == [i for i, n in enumerate(graph['nodes'])
+                                  if n['op'] == 'null']
+    assert graph['node_row_ptr'][-1] - graph['node_row_ptr'][-2] == 3   # as MXNet
+    assert graph['heads'] == [[len(ops) - 1, 0, 0]]
+    again = sym.load_json(net.tojson())
+    assert again.tojson() == net.tojson()
+    net.save(tmp_path / 'net-symbol.json')
+    assert sym.load(str(tmp_path / 'net-symbol.json')).list_arguments() == \
+        net.list_arguments()
+
+
+def test_load_json_errors_name_the_node():
+    with pytest.raises(MXNetError, match='not a symbol file'):
+        sym.load_json('{"no": 1}')
+    bad = {'nodes': [{'op': 'null', 'name': 'x', 'inputs': []},
+                     {'op': 'NoSuchOp', 'name': 'y', 'inputs': [[0, 0, 0]]}],
+           'heads': [[1, 0, 0]]}
+    with pytest.raises(MXNetError, match=r"node 1 \('y'\).*'NoSuchOp'"):
+        sym.load_json(json.dumps(bad))
+    bad['nodes'][1] = {'op': 'relu', 'name': 'y', 'attrs': {'flavour': 'x'},
+                       'inputs': [[0, 0, 0]]}
+    with pytest.raises(MXNetError, match="no attribute 'flavour'"):
+        sym.load_json(json.dumps(bad))
+    bad['nodes'][1] = {'op': 'Convolution', 'name': 'c', 'inputs': [[0, 0, 0]],
+                       'attrs': {'kernel': '(1, 1)', 'num_filter': '1',
+                                 'cudnn_tune': 'off', 'workspace': '1024'}}
+    assert sym.load_json(json.dumps(bad)).name == 'c'     # cuDNN's options are dropped
+    old = {'nodes': [{'op': 'null', 'name': 'x', 'inputs': []},
+                     {'op': 'Activation', 'name': 'a', 'param': {'act_type': 'tanh'},
+                      'inputs': [[0, 0]]}], 'heads': [[1, 0]]}     # before MXNet 1.0
+    out = sym.load_json(json.dumps(old)).eval(x=nd.array([0.5]))[0]
+    assert_allclose(out.asnumpy(), np.tanh([0.5]), rtol=1e-6)
+
+
+# ---------------------------------------------------------------------- executors
+
+def test_eval_bind_and_simple_bind():
+    a, b = sym.var('a'), sym.var('b')
+    out = (a * b + 1).eval(a=nd.ones((2, 2)), b=nd.full((2, 2), 3))
+    assert_allclose(out[0].asnumpy(), 4)
+    exe = (a * b).bind(mx.cpu(), args=[nd.ones((2,)), nd.full((2,), 2)])
+    assert_allclose(exe.forward()[0].asnumpy(), [2, 2])
+    assert exe.grad_dict == {}
+    with pytest.raises(MXNetError, match=r"lacks \['b'\]"):
+        (a * b).bind(mx.cpu(), args={'a': nd.ones((2,))})
+    exe = sym.FullyConnected(sym.var('data'), num_hidden=4, name='fc') \
+        .simple_bind(mx.cpu(), data=(3, 5))
+    assert {k: v.shape for k, v in exe.arg_dict.items()} == \
+        {'data': (3, 5), 'fc_weight': (4, 5), 'fc_bias': (4,)}
+    assert sorted(exe.grad_dict) == ['data', 'fc_bias', 'fc_weight']
+    with pytest.raises(MXNetError, match='cannot infer the shapes'):
+        sym.FullyConnected(sym.var('data'), num_hidden=4).simple_bind(mx.cpu())
+
+
+def test_forward_backward_grad_req_and_head_gradients():
+    a, b = sym.var('a'), sym.var('b')
+    exe = (a * b).simple_bind(mx.cpu(), a=(2, 2), b=(2, 2))
+    exe.forward(is_train=True, a=nd.ones((2, 2)), b=nd.full((2, 2), 3))
+    with pytest.raises(MXNetError, match=r"'_mul\d+_output' is not a loss.*out_grads="
+                                         r".*make_loss"):
+        exe.backward()
+    exe.backward(nd.full((2, 2), 2))
+    assert_allclose(exe.grad_dict['a'].asnumpy(), 6)
+    assert_allclose(exe.grad_dict['b'].asnumpy(), 2)
+    loss = sym.make_loss(sym.sum(a * b))
+    exe = loss.simple_bind(mx.cpu(), a=(2, 2), b=(2, 2), grad_req={'a': 'add'})
+    assert exe.grad_req == {'a': 'add', 'b': 'null'} and 'b' not in exe.grad_dict
+    for _ in range(2):                 # 'add' accumulates, as in MXNet
+        exe.forward(is_train=True, a=nd.ones((2, 2)), b=nd.full((2, 2), 3))
+        exe.backward()
+    assert_allclose(exe.grad_dict['a'].asnumpy(), 6)
+    exe.forward(is_train=False)
+    with pytest.raises(MXNetError, match='forward\\(is_train=True\\) first'):
+        exe.backward()
+    with pytest.raises(MXNetError, match='exe.reshape'):
+        exe.forward(a=nd.ones((3, 2)))
+
+
+def test_copy_params_from_and_reshape():
+    net = sym.FullyConnected(sym.var('data'), num_hidden=2, name='fc')
+    exe = net.simple_bind(mx.cpu(), data=(3, 4))
+    exe.copy_params_from({'fc_weight': nd.ones((2, 4)), 'fc_bias': nd.array([1, 2])})
+    out = exe.forward(data=nd.ones((3, 4)))[0]
+    assert_allclose(out.asnumpy(), [[5, 6]] * 3)
+    with pytest.raises(MXNetError, match='allow_extra_params'):
+        exe.copy_params_from({'other': nd.ones((1,))})
+    exe.copy_params_from({'other': nd.ones((1,))}, allow_extra_params=True)
+    small = exe.reshape(data=(1, 4))
+    assert small.arg_dict['fc_weight'] is exe.arg_dict['fc_weight']    # shared
+    assert_allclose(small.forward(data=nd.ones((1, 4)))[0].asnumpy(), [[5, 6]])
+    with pytest.raises(MXNetError, match='allow_up_sizing'):
+        exe.reshape(data=(5, 4))
+    bigger = exe.reshape(allow_up_sizing=True, data=(5, 4))
+    assert bigger.arg_dict['data'].shape == (5, 4)
+
+
+def test_a_forward_does_not_corrupt_an_earlier_recording():
+    x = sym.var('x')
+    exe = sym.make_loss(sym.sum(sym.square(x))).simple_bind(mx.cpu(), x=(2,))
+    exe.forward(is_train=True, x=nd.array([1, 2]))
+    first = exe.outputs[0]
+    exe.forward(is_train=True, x=nd.array([3, 4]))     # no error, new buffers
+    assert_allclose(first.asnumpy(), [5])
+    exe.backward()
+    assert_allclose(exe.grad_dict['x'].asnumpy(), [6, 8])
+
+
+def test_get_symbol_from_the_tape():
+    u = nd.array([1.0, 2.0])
+    u.attach_grad()
+    with autograd.record():
+        v = (u * 2 + 1).exp().sum()
+    graph = autograd.get_symbol(v)
+    assert graph.list_arguments() == ['var0']
+    assert [n['op'] for n in json.loads(graph.tojson())['nodes']] == \
+        ['null', '_mul_scalar', '_plus_scalar', 'exp', 'sum']
+    assert_allclose(graph.eval(var0=nd.array([1.0, 2.0]))[0].asnumpy(), v.asnumpy())
+    with pytest.raises(MXNetError, match='not computed inside autograd.record'):
+        autograd.get_symbol(nd.ones((1,)))
+
+
+# --------------------------------------------- every symbolic operator's gradient
+
+_R = np.random.RandomState(0)
+
+
+def _u(*shape, low=0.5, high=1.5):
+    return _R.uniform(low, high, shape).astype(np.float32)
+
+
+# Inputs and attributes for the operators that need more than one (2, 3) array.
+SAMPLES = {
+    'FullyConnected': ([_u(2, 3), _u(4, 3), _u(4)], {'num_hidden': 4}),
+    'Convolution': ([_u(1, 2, 5, 5), _u(3, 2, 3, 3), _u(3)],
+                    {'kernel': (3, 3), 'num_filter': 3, 'pad': (1, 1)}),
+    'Pooling': ([_u(1, 2, 4, 4)], {'kernel': (2, 2), 'stride': (2, 2)}),
+    'BatchNorm': ([_u(4, 3), _u(3), _u(3), _u(3), _u(3)], {'fix_gamma': False}),
+    'Embedding': ([np.array([[0, 2], [1, 1]], np.float32), _u(3, 4)],
+                  {'input_dim': 3, 'output_dim': 4}),
+    'take': ([_u(4, 3), np.array([0, 3, 1], np.float32)], {}),
+    'pick': ([_u(2, 3), np.array([2, 0], np.float32)], {'axis': 1}),
+    'where': ([np.array([[1, 0, 1], [0, 0, 1]], np.float32), _u(2, 3), _u(2, 3)], {}),
+    'one_hot': ([np.array([0, 2], np.float32)], {'depth': 3}),
+    'dot': ([_u(2, 3), _u(3, 4)], {}),
+    'batch_dot': ([_u(2, 2, 3), _u(2, 3, 4)], {}),
+    'Reshape': ([_u(2, 3)], {'shape': (3, -1)}),
+    'transpose': ([_u(2, 3, 4)], {'axes': (2, 0, 1)}),
+    'split': ([_u(2, 4)], {'num_outputs': 2, 'axis': 1}),
+    'SliceChannel': ([_u(2, 4)], {'num_outputs': 2, 'axis': 1}),
+    'concat': ([_u(2, 3), _u(2, 1)], {'dim': 1}),
+    'Concat': ([_u(2, 3), _u(2, 1)], {'dim': 1}),
+    'stack': ([_u(2, 3), _u(2, 3)], {'axis': 1}),
+    'sum': ([_u(2, 3)], {'axis': 1}),
+    'expand_dims': ([_u(2, 3)], {'axis': 1}),
+    'clip': ([_u(2, 3)], {'a_min': 0.7, 'a_max': 1.2}),
+    'Activation': ([_u(2, 3, low=-1)], {'act_type': 'tanh'}),
+    'LeakyReLU': ([_u(2, 3, low=-1)], {'slope': 0.1}),
+    'Dropout': ([_u(2, 3)], {'p': 0.5}),
+    'tile': ([_u(2, 3)], {'reps': (2, 1)}),
+    'repeat': ([_u(2, 3)], {'repeats': 2, 'axis': 0}),
+    'flip': ([_u(2, 3)], {'axis': 1}),
+    'swapaxes': ([_u(2, 3)], {'dim1': 0, 'dim2': 1}),
+    'topk': ([_u(2, 3)], {'k': 2, 'ret_typ': 'value'}),
+    'Cast': ([_u(2, 3)], {'dtype': 'float64'}),
+    'make_loss': ([_u(2, 3)], {}),
+    'slice': ([_u(2, 3)], {'begin': (0, 1), 'end': (2, 3)}),
+    'slice_axis': ([_u(2, 3)], {'axis': 1, 'begin': 0, 'end': 2}),
+    'broadcast_to': ([_u(1, 3)], {'shape': (2, 3)}),
+    'LayerNorm': ([_u(2, 3), _u(3), _u(3)], {}),
+    'softmax_cross_entropy': ([_u(2, 3), np.array([0, 2], np.float32)], {}),
+}
+# Operators that only Python's operators make: how to make them on symbols.
+BY_OPERATOR = {'_plus_scalar': lambda x: x + 1.5, '_minus_scalar': lambda x: x - 1.5,
+               '_rminus_scalar': lambda x: 1.5 - x, '_mul_scalar': lambda x: x * 1.5,
+               '_div_scalar': lambda x: x / 1.5, '_rdiv_scalar': lambda x: 1.5 / x,
+               '_power_scalar': lambda x: x ** 1.5,
+               '_rpower_scalar': lambda x: 1.5 ** x,
+               '_mod_scalar': lambda x: x % 1.5, '_rmod_scalar': lambda x: 1.5 % x,
+               '_maximum_scalar': lambda x: sym.maximum(x, 1.5),
+               '_greater_scalar': lambda x: x > 1.5, '_power': lambda x, y: x ** y,
+               '_mod': lambda x, y: x % y, '_maximum': sym.maximum,
+               '_minimum': sym.minimum,
+               '_equal': lambda x, y: x == y, '_greater': lambda x, y: x > y}
+CORE = ['FullyConnected', 'Convolution', 'Pooling', 'BatchNorm', 'Embedding', 'take',
+        'pick', 'where', 'dot', 'batch_dot', 'Reshape', 'transpose', 'split', 'concat',
+        'stack', 'sum', 'mean', 'max', 'softmax', 'log_softmax', 'exp', 'log', 'sqrt',
+        'tanh', 'sigmoid', 'relu', 'Activation', 'Dropout', 'elemwise_add',
+        'elemwise_mul', 'broadcast_add', 'broadcast_div', '_plus_scalar',
+        '_rminus_scalar', '_rdiv_scalar', '_power_scalar', 'clip', 'Flatten',
+        'expand_dims', 'BlockGrad', 'make_loss']
+_SKIP = ('_random_', '_zeros', '_ones', '_full', '_arange')    # no inputs to check
+
+
+def _sample(name, spec):
+    if name in SAMPLES:
+        arrays, attrs = SAMPLES[name]
+        return [a.copy() for a in arrays], dict(attrs)
+    if 'scalar' in spec.attrs:
+        return [_u(2, 3)], {'scalar': 1.5}
+    count = len(spec.inputs) if spec.inputs is not None else 2
+    return [_u(2, 3) for _ in range(count)], {}
+
+
+def _gradients_both_ways(name):
+    spec = SPECS[name]
+    arrays, attrs = _sample(name, spec)
+    names = [f'in{i}' for i in range(len(arrays))]
+    head_seed = _R.randint(1 << 30)
+    # imperative: nd's operator under autograd
+    xs = [nd.array(a) for a in arrays]
+    for x in xs:
+        x.attach_grad()
+    mx.random.seed(7)
+    with autograd.record():
+        out = spec.fn(*xs, **attrs)
+    outs = out if isinstance(out, (list, tuple)) else [out]
+    heads = [nd.array(np.random.RandomState(head_seed).uniform(-1, 1, o.shape),
+                      dtype=o.dtype) for o in outs]
+    autograd.backward(outs, heads)
+    # symbolic: the same operator as a graph node, bound and run by an Executor
+    variables = [sym.var(n) for n in names]
+    if name in BY_OPERATOR:
+        node = BY_OPERATOR[name](*variables)
+    else:
+        node = sym.Group(list(getattr(sym, _py_name(spec))(*variables, **attrs)))
+    aux = set(node.list_auxiliary_states())
+    exe = node.bind(mx.cpu(), args={n: nd.array(a) for n, a in zip(names, arrays)
+                                    if n not in aux},
+                    args_grad={n: nd.zeros(a.shape) for n, a in zip(names, arrays)
+                               if n not in aux},
+                    aux_states={n: nd.array(a) for n, a in zip(names, arrays)
+                                if n in aux})
+    mx.random.seed(7)
+    sym_outs = exe.forward(is_train=True)
+    exe.backward(heads)
+    return outs, sym_outs, xs, exe, names, aux
+
+
+def _py_name(spec):
+    return next(n for n, s in FUNCTIONS.items() if s is spec and n in sym.__dict__)
+
+
+@pytest.mark.parametrize('name', sorted(n for n in SPECS if not n.startswith(_SKIP)))
+def test_symbolic_gradient_matches_imperative(name):
+    reachable = name in BY_OPERATOR or any(s is SPECS[name] for s in FUNCTIONS.values())
+    if not reachable and name in CORE:
+        pytest.fail(f'{name} is not reachable from mx.sym')
+    if not reachable:
+        pytest.skip('made only by Symbol operators, with the same nd operator')
+    try:
+        outs, sym_outs, xs, exe, names, aux = _gradients_both_ways(name)
+    except (MXNetError, TypeError, ValueError) as err:
+        if name in CORE or name in SAMPLES:
+            raise
+        pytest.skip(f'no sample inputs for {name} ({type(err).__name__})')
+    for o, s in zip(outs, sym_outs):
+        assert_allclose(s.asnumpy(), o.asnumpy(), rtol=1e-6, atol=1e-6)
+    for n, x in zip(names, xs):
+        if n in aux or n not in exe.grad_dict:
+            continue
+        assert_allclose(exe.grad_dict[n].asnumpy(), x.grad.asnumpy(), rtol=1e-6,
+                        atol=1e-6, err_msg=f'{name}: gradient of input {n}')
