@@ -185,7 +185,7 @@ def test_batch_sampler_properties(n, size, mode, epochs):
 def test_batch_sampler_rejects_bad_arguments():
     with pytest.raises(MXNetError, match="last_batch"):
         BatchSampler(SequentialSampler(4), 2, 'pad')
-    with pytest.raises(MXNetError, match="positive integer"):
+    with pytest.raises(ValueError, match="batch_size must be at least 1, got 0"):
         BatchSampler(SequentialSampler(4), 0)
 
 

@@ -6,7 +6,6 @@ tests/fixtures/model_zoo/make_fixtures.py (parameter counts and names of all 34
 networks; random weights, outputs and gradients of five small networks).
 """
 
-import functools
 import gzip
 import hashlib
 import json
@@ -237,52 +236,21 @@ def check_against_mxnet(net, name: str) -> None:
                         atol=1e-3 * np.abs(grad).max())
 
 
-# STAND-IN: each <name>.npz holds the arrays of <name>.params (MXNet's binary NDArray
-# format) as a NumPy archive, for a minimx without the binary reader that
-# book/10_symbols.ipynb adds. test_mxnet_binary_file_gives_mxnets_outputs below loads
-# the real .params files (and skips without the reader). Once the reader is in for
-# good, delete this test, the .npz weight files and stand_in() in make_fixtures.py.
-@pytest.mark.parametrize('name', list(WEIGHTS))
-def test_mxnet_weights_give_mxnets_outputs_npz_stand_in(name):
-    net = WEIGHTS[name]()
-    net.load_parameters(os.path.join(FIXTURES, name + '.npz'))
-    check_against_mxnet(net, name)
-
-
-@functools.cache
-def reads_mxnet_binary() -> bool:
-    try:
-        nd.load(os.path.join(FIXTURES, 'resnet_thin_v1.params'))
-    except MXNetError:
-        return False
-    return True
-
-
-def weights_file(name: str) -> str:
-    """MXNet's own file of the fixture `name`, or its .npz stand-in (see STAND-IN)."""
-    return os.path.join(FIXTURES, name + ('.params' if reads_mxnet_binary() else '.npz'))
-
-
 @pytest.mark.parametrize('name', list(WEIGHTS))
 def test_mxnet_binary_file_gives_mxnets_outputs(name):
-    if not reads_mxnet_binary():
-        pytest.skip("this minimx cannot read MXNet's binary .params format; the .npz "
-                    "stand-in test covers these weights")
+    """MXNet 1.9.1's own .params file (its binary NDArray format) loads and computes
+    what MXNet computed."""
     net = WEIGHTS[name]()
     net.load_parameters(os.path.join(FIXTURES, name + '.params'))
     check_against_mxnet(net, name)
 
 
-@pytest.mark.parametrize('ext', ['.npz', '.params'])
-def test_model_store_layout_loads(ext):
+def test_model_store_layout_loads():
     """The older model store files (AlexNet's, SqueezeNet's, ...) hold prefixed names
     without the network's prefix ('conv0_weight', 'stage1_batchnorm0_gamma'):
     load_parameters restores it."""
-    if ext == '.params' and not reads_mxnet_binary():
-        pytest.skip("this minimx cannot read MXNet's binary .params format (.npz "
-                    "stand-in tested)")
     net = WEIGHTS['resnet_thin_v1']()
-    net.load_parameters(os.path.join(FIXTURES, 'resnet_thin_v1-legacy' + ext))
+    net.load_parameters(os.path.join(FIXTURES, 'resnet_thin_v1-legacy.params'))
     check_against_mxnet(net, 'resnet_thin_v1')
 
 
@@ -329,7 +297,7 @@ def test_missing_weights_name_the_file_the_folder_and_the_source(tmp_path):
 def test_pretrained_loads_a_store_file_from_root(tmp_path, monkeypatch):
     """get_model(..., pretrained=True) with MXNet-written weights of mobilenet0.25
     under the model store's file name (the fixture's hash stands in for the store's)."""
-    source = weights_file('mobilenet0.25')
+    source = os.path.join(FIXTURES, 'mobilenet0.25.params')
     monkeypatch.setitem(model_store._model_sha1, 'mobilenet0.25', sha1(source))
     file_name = f"mobilenet0.25-{model_store.short_hash('mobilenet0.25')}.params"
     shutil.copy(source, tmp_path / file_name)
@@ -338,7 +306,7 @@ def test_pretrained_loads_a_store_file_from_root(tmp_path, monkeypatch):
 
 
 def test_pretrained_unpacks_the_store_zip(tmp_path, monkeypatch):
-    source = weights_file('resnet_thin_v1-legacy')
+    source = os.path.join(FIXTURES, 'resnet_thin_v1-legacy.params')
     monkeypatch.setitem(model_store._model_sha1, 'resnet_thin', sha1(source))
     file_name = f"resnet_thin-{model_store.short_hash('resnet_thin')}"
     with zipfile.ZipFile(tmp_path / (file_name + '.zip'), 'w') as zf:

@@ -4,7 +4,7 @@
 
 import numbers
 import numpy as np
-from minimx.base import MXNetError
+from minimx.base import MXNetTypeError, MXNetValueError
 from minimx.ndarray.ndarray import NDArray, Operator, _assign, fluent, invoke
 
 __all__ = [
@@ -143,7 +143,10 @@ class Power(BinaryOp):
     name = 'broadcast_power'
 
     def forward(self, xp, a, b):
-        return _like(xp.power(a, b), a)
+        try:
+            return _like(xp.power(a, b), a)
+        except ValueError:   # NumPy refuses int ** negative int; MXNet truncates
+            return _like(xp.power(xp.asarray(a, dtype=np.float64), b), a)
 
     def backward(self, xp, g, inputs, out):
         a, b = inputs
@@ -211,13 +214,14 @@ def apply_binary(op: BinaryOp, lhs, rhs) -> NDArray:
 
 def _check_scalar(op: Operator, value):
     if type(value) is float or type(value) is int or \
-            isinstance(value, (numbers.Number, np.generic)):
+            isinstance(value, (numbers.Real, np.bool_)):     # not complex, not str
         return value
     if isinstance(value, NDArray):
-        raise MXNetError(f"{op.name}: expected an NDArray on the left, got an NDArray "
-                         "subclass; convert it with nd.array(...)")
-    raise MXNetError(f"{op.name}: cannot combine an NDArray with a "
-                     f"{type(value).__name__}; convert it with nd.array(...) first.")
+        raise MXNetTypeError(f"{op.name}: expected an NDArray on the left, got an "
+                             "NDArray subclass; convert it with nd.array(...)")
+    raise MXNetTypeError(f"{op.name}: type {type(value).__name__} not supported: "
+                         f"cannot combine an NDArray with a {type(value).__name__}; "
+                         "convert it with nd.array(...) first.")
 
 
 def _method(op: BinaryOp, reflected: bool = False):
@@ -251,9 +255,10 @@ fluent(__add__=_method(add), __radd__=_method(add, True),
 def _inplace(target: NDArray, op: Operator, other) -> NDArray:
     result = apply_binary(op, target, other)
     if result.shape != target.shape:
-        raise MXNetError(f"{op.name} (in place): the result has shape {result.shape}, "
-                         f"but the target has shape {target.shape}; an in-place "
-                         "operation cannot change the shape. Use x = x + y instead.")
+        raise MXNetValueError(f"{op.name} (in place): the result has shape "
+                              f"{result.shape}, but the target has shape "
+                              f"{target.shape}; an in-place operation cannot change "
+                              "the shape. Use x = x + y instead.")
     _assign(target, slice(None), result)
     return target
 

@@ -2,9 +2,10 @@
 # Do not edit it: edit the notebook(s) and run `make tangle`.
 """Creating NDArrays: `array`, `zeros`, `ones`, `full`, `empty`, `arange`, `*_like`."""
 
-import numbers
 import numpy as np
-from minimx.context import Context, current_context
+from minimx.base import (DTYPES, Arg, MXNetAssertionError, MXNetTypeError,
+                         MXNetValueError, as_dtype, is_int)
+from minimx.context import Context, as_context
 from minimx.ndarray.ndarray import NDArray, _device, _to_context
 
 __all__ = [
@@ -20,27 +21,45 @@ __all__ = [
 
 
 def array(source_array, ctx: Context | None = None, dtype=None) -> NDArray:
-    """A new NDArray holding a copy of `source_array` (float32 unless `dtype` given)."""
-    ctx = Context(ctx) if ctx is not None else current_context()
+    """A new NDArray holding a copy of `source_array` (float32 unless `dtype` given).
+
+    A Python or NumPy scalar gives a 0-d array (shape `()`), as in MXNet; operators
+    never return one."""
+    ctx = as_context(ctx, 'array')
     if isinstance(source_array, NDArray):
         data = source_array._data
-        dtype = dtype or source_array.dtype
+        dtype = as_dtype('array', dtype, default=data.dtype)
     else:
-        data = np.asarray(source_array)
-        dtype = dtype or np.float32
+        data = _numbers(source_array)
+        dtype = as_dtype('array', dtype)
     data = _to_context(data, ctx)
-    if data.ndim == 0:   # nd.array(5) has shape (1,): MXNet has no 0-d arrays
-        data = data.reshape(1)
-    if data.dtype != np.dtype(dtype):
+    if data.dtype != dtype:
         data = data.astype(dtype)
     return NDArray(data, ctx)
 
 
+def _numbers(source) -> np.ndarray:
+    """`source` as a NumPy array of numbers, or MXNet's "array like" error."""
+    try:
+        data = np.asarray(source)
+    except (ValueError, TypeError) as err:     # ragged nested lists, ...
+        raise MXNetTypeError(f"array: source_array must be array like object, got "
+                             f"{type(source).__name__}: {err}") from None
+    if data.dtype.kind not in 'biuf':
+        raise MXNetTypeError(f"array: source_array must be array like object of "
+                             f"numbers, got {type(source).__name__} {source!r:.60}")
+    return data
+
+
+_SHAPE = Arg('shape', low=0, required=True)
+
+
 def _create(fn_name: str, shape, ctx, dtype, *args) -> NDArray:
-    ctx = Context(ctx) if ctx is not None else current_context()
-    shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
+    _SHAPE.check(fn_name, 'shape', shape)
+    dtype, ctx = as_dtype(fn_name, dtype), as_context(ctx, fn_name)
+    shape = (int(shape),) if is_int(shape) else tuple(map(int, shape))
     with _device(ctx):
-        data = getattr(ctx.xp, fn_name)(shape, *args, dtype=dtype or np.float32)
+        data = getattr(ctx.xp, fn_name)(shape, *args, dtype=dtype)
     return NDArray(data, ctx)
 
 
@@ -56,6 +75,7 @@ def ones(shape, ctx: Context | None = None, dtype=None) -> NDArray:
 
 def full(shape, val, ctx: Context | None = None, dtype=None) -> NDArray:
     """An array filled with `val` (float32 by default)."""
+    Arg('float').check('full', 'val', val)
     return _create('full', shape, ctx, dtype, val)
 
 
@@ -66,20 +86,42 @@ def empty(shape, ctx: Context | None = None, dtype=None) -> NDArray:
 
 def zeros_like(other: NDArray) -> NDArray:
     """Zeros with the shape, dtype and context of `other`."""
+    _check_ndarray('zeros_like', other)
     return zeros(other.shape, other.context, other.dtype)
 
 
 def ones_like(other: NDArray) -> NDArray:
     """Ones with the shape, dtype and context of `other`."""
+    _check_ndarray('ones_like', other)
     return ones(other.shape, other.context, other.dtype)
+
+
+def _check_ndarray(fn_name: str, value) -> None:
+    if not isinstance(value, NDArray):
+        raise MXNetAssertionError(f"{fn_name}: Argument data must have NDArray type, "
+                                  f"but got {type(value).__name__} {value!r:.60}")
+
+
+_NUMBER = Arg('float', required=True)
 
 
 def arange(start, stop=None, step=1.0, repeat: int = 1, ctx: Context | None = None,
            dtype=None) -> NDArray:
     """Evenly spaced values in [start, stop), each repeated `repeat` times (float32)."""
+    for name, value in (('start', start), ('stop', stop), ('step', step)):
+        if value is not None or name != 'stop':
+            _NUMBER.check('arange', name, value)
+            if not np.isfinite(value):
+                raise MXNetValueError(f"arange: {name} must be finite, got {value}")
     if stop is None:
         start, stop = 0, start
-    values = np.arange(start, stop, step, dtype=dtype or np.float32)
+    Arg('int', low=1).check('arange', 'repeat', repeat)
+    if step == 0 or (stop - start) * step < 0:
+        raise MXNetValueError(f"arange: invalid range (start, stop, step) = ({start}, "
+                              f"{stop}, {step}): the step must be nonzero and lead "
+                              "from start towards stop")
+    dtype = as_dtype('arange', dtype, allowed=DTYPES[:-1])      # all but bool
+    values = np.arange(start, stop, step, dtype=dtype)
     if repeat > 1:
         values = np.repeat(values, repeat)
-    return array(values, ctx=ctx, dtype=values.dtype)
+    return array(values, ctx=as_context(ctx, 'arange'), dtype=values.dtype)

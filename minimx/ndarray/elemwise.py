@@ -3,8 +3,9 @@
 """Elementwise math, reductions, and products (`nd.exp`, `nd.sum`, `nd.dot`, ...)."""
 
 import numpy as np
-from minimx.base import MXNetError
+from minimx.base import Args
 from minimx.ndarray.ndarray import Operator, fluent
+from minimx.base import Arg, MXNetTypeError, MXNetValueError, is_int
 
 __all__ = [
     'Exp',
@@ -49,9 +50,10 @@ __all__ = [
 
 class Exp(Operator):
     name = 'exp'
+    args = Args()          # no parameters
 
     def forward(self, xp, x):
-        return xp.exp(x)
+        return xp.exp(x).astype(x.dtype, copy=False)    # int32 in, int32 out
 
     def backward(self, xp, g, inputs, out):
         return (g * out,)
@@ -59,9 +61,10 @@ class Exp(Operator):
 
 class Log(Operator):
     name = 'log'
+    args = Args()
 
     def forward(self, xp, x):
-        return xp.log(x)
+        return xp.log(x).astype(x.dtype, copy=False)
 
     def backward(self, xp, g, inputs, out):
         return (g / inputs[0],)
@@ -69,9 +72,10 @@ class Log(Operator):
 
 class Sqrt(Operator):
     name = 'sqrt'
+    args = Args()
 
     def forward(self, xp, x):
-        return xp.sqrt(x)
+        return xp.sqrt(x).astype(x.dtype, copy=False)
 
     def backward(self, xp, g, inputs, out):
         return (g / (2 * out),)
@@ -79,6 +83,7 @@ class Sqrt(Operator):
 
 class Square(Operator):
     name = 'square'
+    args = Args()
 
     def forward(self, xp, x):
         return x * x
@@ -89,6 +94,7 @@ class Square(Operator):
 
 class Abs(Operator):
     name = 'abs'
+    args = Args()
 
     def forward(self, xp, x):
         return xp.abs(x)
@@ -99,6 +105,7 @@ class Abs(Operator):
 
 class Sign(Operator):
     name = 'sign'
+    args = Args()
 
     def forward(self, xp, x):
         return xp.sign(x)
@@ -109,20 +116,24 @@ class Sign(Operator):
 
 class Relu(Operator):
     name = 'relu'
+    args = Args()
 
     def forward(self, xp, x):
         return xp.maximum(x, 0)
 
     def backward(self, xp, g, inputs, out):
-        return (g * (inputs[0] > 0),)
+        x = inputs[0]
+        return (xp.where(x != x, x, g * (x > 0)),)   # NaN stays NaN, as in MXNet's relu
 
 
 class Sigmoid(Operator):
     name = 'sigmoid'
+    args = Args()
 
     def forward(self, xp, x):
-        z = xp.exp(-xp.abs(x))              # in (0, 1]: never overflows
-        return xp.where(x >= 0, 1 / (1 + z), z / (1 + z)).astype(x.dtype)
+        v = x if x.dtype.kind == 'f' else x.astype(np.float64)   # -x of uint8 wraps
+        z = xp.exp(-xp.abs(v))              # in (0, 1]: never overflows
+        return xp.where(v >= 0, 1 / (1 + z), z / (1 + z)).astype(x.dtype)
 
     def backward(self, xp, g, inputs, out):
         return (g * out * (1 - out),)
@@ -130,9 +141,10 @@ class Sigmoid(Operator):
 
 class Tanh(Operator):
     name = 'tanh'
+    args = Args()
 
     def forward(self, xp, x):
-        return xp.tanh(x)
+        return xp.tanh(x).astype(x.dtype, copy=False)
 
     def backward(self, xp, g, inputs, out):
         return (g * (1 - out * out),)
@@ -141,9 +153,11 @@ class Tanh(Operator):
 class Clip(Operator):
     name = 'clip'
     params = ('a_min', 'a_max')
+    args = Args(a_min=Arg('float', required=True), a_max=Arg('float', required=True))
 
     def forward(self, xp, x, a_min, a_max):
-        return xp.clip(x, a_min, a_max).astype(x.dtype)
+        # MXNet's order: with a_min > a_max, every value becomes a_min.
+        return xp.maximum(xp.minimum(x, a_max), a_min).astype(x.dtype, copy=False)
 
     def backward(self, xp, g, inputs, out, a_min, a_max):
         x = inputs[0]
@@ -169,27 +183,38 @@ def normalize_axis(axis, ndim: int, op_name: str) -> tuple:
     """`axis` (None, int or tuple) as a tuple of non-negative ints, or a clear error."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if type(axis) is int and -ndim <= axis < (ndim or 1):     # the common case
+        return (axis % (ndim or 1),)
+    axes = (axis,) if is_int(axis) else axis
+    if not isinstance(axes, (tuple, list)) or not all(map(is_int, axes)):
+        raise MXNetTypeError(f"{op_name}: axis must be an int or a tuple of ints, got "
+                             f"{axis!r}")
     out = []
     for a in axes:
         if not -ndim <= a < (ndim or 1):
-            raise MXNetError(f"{op_name}: axis {a} is out of range for an array with "
-                             f"{ndim} dimension(s); valid axes are {-ndim}..{ndim - 1}")
+            raise MXNetValueError(f"{op_name}: axis {a} is out of range for an array "
+                                  f"with {ndim} dimension(s); valid axes are "
+                                  f"{-ndim}..{ndim - 1}")
         out.append(int(a) % (ndim or 1))
+    if len(set(out)) < len(out):
+        raise MXNetValueError(f"{op_name}: axis {axis!r} has duplicates")
     return tuple(out)
 
 
 class Reduce(Operator):
     """`sum`, `mean`, `max`, `min`, `prod` over `axis`.
 
-    As MXNet's `sum(data, axis, keepdims, exclude)`."""
+    As MXNet's `sum(data, axis, keepdims, exclude)`; `axis=()` reduces every axis."""
 
     params = ('axis', 'keepdims', 'exclude')
+    args = Args(axis=Arg('axes', none=True), keepdims=Arg('bool'), exclude=Arg('bool'))
 
     def __init__(self, name: str) -> None:
         self.name = name
 
     def axes(self, ndim: int, axis, exclude: bool) -> tuple:
+        if axis is not None and not is_int(axis) and len(axis) == 0:
+            axis = None                    # MXNet: an empty tuple means every axis
         axes = normalize_axis(axis, ndim, self.name)
         if exclude and axis is not None:   # MXNet ignores exclude without an axis
             axes = tuple(a for a in range(ndim) if a not in axes)
@@ -207,8 +232,8 @@ class Reduce(Operator):
             out = getattr(x, self.name)(axis=axes, keepdims=keepdims)
         return out.astype(x.dtype, copy=False)
 
-    def __call__(self, *args, dtype=None, out=None, **attrs):
-        _numpy_keywords(self, dtype, out)
+    def __call__(self, *args, dtype=None, **attrs):
+        _numpy_keywords(self, dtype)
         return Operator.__call__(self, *args, **attrs)
 
     def backward(self, xp, g, inputs, out, axis=None, keepdims=False, exclude=False):
@@ -230,16 +255,21 @@ sum, mean, max, min, prod = (Reduce(n) for n in ('sum', 'mean', 'max', 'min', 'p
 
 
 class Norm(Operator):
+    """The L2 (or L1) norm, in the input's dtype as in MXNet (for an integer array,
+    the exact norm truncated: MXNet's own integer kernel can be off by one)."""
+
     name = 'norm'
     params = ('ord', 'axis', 'keepdims')
+    args = Args(ord=Arg('choice', 1, 2), axis=Arg('axes', none=True),
+                keepdims=Arg('bool'))
 
     def forward(self, xp, x, ord=2, axis=None, keepdims=False):
-        if ord not in (1, 2):
-            raise MXNetError(f"norm: ord must be 1 or 2 (as in MXNet), got {ord}")
         axes = normalize_axis(axis, x.ndim, self.name)
         if ord == 1:
-            return xp.abs(x).sum(axis=axes, keepdims=keepdims)
-        return xp.sqrt((x * x).sum(axis=axes, keepdims=keepdims))
+            norm = xp.abs(x).sum(axis=axes, keepdims=keepdims)
+        else:
+            norm = xp.sqrt((x * x).sum(axis=axes, keepdims=keepdims))
+        return norm.astype(x.dtype, copy=False)
 
     def backward(self, xp, g, inputs, out, ord=2, axis=None, keepdims=False):
         (x,) = inputs
@@ -251,9 +281,11 @@ class Norm(Operator):
 
 
 class ArgReduce(Operator):
-    """`argmax` / `argmin`: indices as float32, as in MXNet."""
+    """`argmax` / `argmin`: indices in the input's dtype (float32 for float32 data,
+    float64 for float64), as in MXNet."""
 
     params = ('axis', 'keepdims')
+    args = Args(axis=Arg('int', none=True), keepdims=Arg('bool'))
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -262,10 +294,10 @@ class ArgReduce(Operator):
         if axis is not None:
             axis = normalize_axis(axis, x.ndim, self.name)[0]
         out = getattr(xp, self.name)(x, axis=axis, keepdims=keepdims)
-        return xp.asarray(out, dtype=np.float32)
+        return xp.asarray(out, dtype=x.dtype if x.dtype.kind in 'fiu' else np.float32)
 
-    def __call__(self, *args, dtype=None, out=None, **attrs):
-        _numpy_keywords(self, dtype, out)
+    def __call__(self, *args, dtype=None, **attrs):
+        _numpy_keywords(self, dtype)
         return Operator.__call__(self, *args, **attrs)
 
     def backward(self, xp, g, inputs, out, axis=None, keepdims=False):
@@ -278,19 +310,23 @@ fluent(sum=sum, mean=mean, max=max, min=min, prod=prod, norm=norm, argmax=argmax
        argmin=argmin)
 
 
-def _numpy_keywords(op: Operator, dtype, out) -> None:
-    """Accept the `dtype=None, out=None` that np.mean(x) and co. pass; refuse others."""
-    if dtype is not None or out is not None:
-        raise MXNetError(
-            f"{op.name}: MXNet's {op.name} takes no dtype= or out= argument. Convert "
-            f"first, e.g. x.astype('float64').{op.name}(), or give NumPy a host copy, "
+def _numpy_keywords(op: Operator, dtype) -> None:
+    """Accept the `dtype=None` that np.mean(x) and co. pass; refuse other dtypes."""
+    if dtype is not None:
+        raise MXNetTypeError(
+            f"{op.name}: MXNet's {op.name} takes no dtype= argument. Convert first, "
+            f"e.g. x.astype('float64').{op.name}(), or give NumPy a host copy, "
             f"np.{op.name}(x.asnumpy(), ...)")
 
 
 class Dot(Operator):
+    """MXNet's `dot` (last axis of lhs with first axis of rhs). Integer inputs are
+    computed exactly; MXNet's CPU kernels take float32 and float64 only."""
+
     name = 'dot'
     num_inputs = 2
     params = ('transpose_a', 'transpose_b')
+    args = Args(transpose_a=Arg('bool'), transpose_b=Arg('bool'))
 
     def forward(self, xp, a, b, transpose_a=False, transpose_b=False):
         if transpose_a:
@@ -298,9 +334,9 @@ class Dot(Operator):
         if transpose_b:
             b = b.T
         if a.shape[-1] != b.shape[0]:
-            raise MXNetError(f"dot: the last axis of lhs {a.shape} must match the "
-                             f"first axis of rhs {b.shape}"
-                             + _transpose_hint(transpose_a, transpose_b))
+            raise MXNetValueError(f"dot: the last axis of lhs {a.shape} must match the "
+                                  f"first axis of rhs {b.shape}"
+                                  + _transpose_hint(transpose_a, transpose_b))
         if a.ndim <= 2 and b.ndim <= 2:   # np.dot agrees with MXNet up to 2-D
             return xp.dot(a, b)
         return xp.tensordot(a, b, axes=1)
@@ -320,19 +356,20 @@ class BatchDot(Operator):
     name = 'batch_dot'
     num_inputs = 2
     params = ('transpose_a', 'transpose_b')
+    args = Args(transpose_a=Arg('bool'), transpose_b=Arg('bool'))
 
     def forward(self, xp, a, b, transpose_a=False, transpose_b=False):
         if a.ndim != 3 or b.ndim != 3:
-            raise MXNetError(f"batch_dot: both inputs must be 3-D (batch, rows, cols), "
-                             f"got shapes {a.shape} and {b.shape}")
+            raise MXNetValueError(f"batch_dot: both inputs must be 3-D (batch, rows, "
+                                  f"cols), got shapes {a.shape} and {b.shape}")
         if transpose_a:
             a = a.transpose(0, 2, 1)
         if transpose_b:
             b = b.transpose(0, 2, 1)
         if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
-            raise MXNetError(f"batch_dot: cannot multiply batches of shapes {a.shape} "
-                             f"and {b.shape}"
-                             + _transpose_hint(transpose_a, transpose_b))
+            raise MXNetValueError(f"batch_dot: cannot multiply batches of shapes "
+                                  f"{a.shape} and {b.shape}"
+                                  + _transpose_hint(transpose_a, transpose_b))
         return xp.matmul(a, b)
 
     def backward(self, xp, g, inputs, out, transpose_a=False, transpose_b=False):

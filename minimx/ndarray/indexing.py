@@ -3,7 +3,7 @@
 """Selecting by index: take, pick, where, one_hot, topk."""
 
 import numpy as np
-from minimx.base import MXNetError
+from minimx.base import DTYPES, Arg, Args, MXNetIndexError, MXNetValueError
 from minimx.ndarray.elemwise import normalize_axis, shape_size
 from minimx.ndarray.ndarray import Operator, fluent
 from minimx.base import add_to_class
@@ -24,19 +24,25 @@ __all__ = [
 
 
 def _indices(xp, index, size: int, mode: str, name: str):
-    """Integer indices into an axis of length `size`, clipped or wrapped like MXNet."""
+    """Integer indices into an axis of length `size`, clipped, wrapped, or checked
+    (`mode='raise'`) like MXNet."""
     index = index.astype(np.int64)
     if mode == 'clip':   # two ufuncs: cheaper than np.clip's wrapper on small arrays
         return xp.minimum(xp.maximum(index, 0, out=index), size - 1, out=index)
     if mode == 'wrap':
         return xp.mod(index, size)
-    raise MXNetError(f"{name}: mode must be 'clip' or 'wrap', got {mode!r}")
+    if index.size and (int(index.min()) < -size or int(index.max()) >= size):
+        raise MXNetIndexError(f"{name}: indices out of bound for an axis of size "
+                              f"{size} (mode='raise'): from {int(index.min())} to "
+                              f"{int(index.max())}")
+    return xp.mod(index, size)      # -1 counts from the end, as in NumPy
 
 
 class Take(Operator):
     name = 'take'
     num_inputs = 2
     params = ('axis', 'mode')
+    args = Args(axis=Arg('int'), mode=Arg('choice', 'clip', 'wrap', 'raise'))
     same_dtype = False
 
     def forward(self, xp, a, indices, axis=0, mode='clip'):
@@ -60,6 +66,8 @@ class Pick(Operator):
     name = 'pick'
     num_inputs = 2
     params = ('axis', 'keepdims', 'mode')
+    args = Args(axis=Arg('int'), keepdims=Arg('bool'),
+                mode=Arg('choice', 'clip', 'wrap'))
     same_dtype = False
 
     def forward(self, xp, data, index, axis=-1, keepdims=False, mode='clip'):
@@ -67,8 +75,9 @@ class Pick(Operator):
         expected = data.shape[:axis] + data.shape[axis + 1:]
         if index.shape != expected and \
                 index.shape != expected[:axis] + (1,) + expected[axis:]:
-            raise MXNetError(f"pick: data of shape {data.shape} along axis {axis} "
-                             f"needs an index of shape {expected}, got {index.shape}")
+            raise MXNetValueError(f"pick: data of shape {data.shape} along axis {axis} "
+                                  f"needs an index of shape {expected}, got "
+                                  f"{index.shape}")
         idx = _indices(xp, index, data.shape[axis], mode, self.name)
         # View data as (P, n, Q) around the axis; one fancy index picks
         # (p, idx[p, q], q).
@@ -99,17 +108,18 @@ def _keepdims_shape(shape: tuple, axis: int) -> tuple:
 class Where(Operator):
     name = 'where'
     num_inputs = 3
+    args = Args()
     same_dtype = False
 
     def forward(self, xp, cond, x, y):
         if x.shape != y.shape or x.dtype != y.dtype:
-            raise MXNetError(f"where: x and y must have the same shape and dtype, got "
-                             f"{x.shape} {x.dtype} and {y.shape} {y.dtype}")
+            raise MXNetValueError(f"where: x and y must have the same shape and dtype, "
+                                  f"got {x.shape} {x.dtype} and {y.shape} {y.dtype}")
         if cond.shape != x.shape:
-            if cond.ndim != 1 or cond.shape[0] != x.shape[0]:
-                raise MXNetError(f"where: condition must have the shape of x "
-                                 f"{x.shape} or be a vector of length {x.shape[0]}, "
-                                 f"got {cond.shape}")
+            if cond.ndim != 1 or x.ndim == 0 or cond.shape[0] != x.shape[0]:
+                raise MXNetValueError(f"where: condition must have the shape of x "
+                                      f"{x.shape} or be a vector of length "
+                                      f"{x.shape[:1]}, got {cond.shape}")
             cond = cond.reshape(cond.shape + (1,) * (x.ndim - 1))
         return xp.where(cond != 0, x, y)
 
@@ -124,6 +134,8 @@ class Where(Operator):
 class OneHot(Operator):
     name = 'one_hot'
     params = ('depth', 'on_value', 'off_value', 'dtype')
+    args = Args(depth=Arg('int', low=0, required=True), on_value=Arg('float'),
+                off_value=Arg('float'), dtype=Arg('dtype', *DTYPES[:-1]))  # no bool
 
     def forward(self, xp, indices, depth, on_value=1.0, off_value=0.0, dtype='float32'):
         # Compare each index with 0..depth-1; an out-of-range index matches nothing,
@@ -136,8 +148,15 @@ class OneHot(Operator):
 
 
 class TopK(Operator):
+    """The k largest (or smallest) entries along an axis; k < 1 sorts the whole axis,
+    as in MXNet."""
+
     name = 'topk'
     params = ('axis', 'k', 'ret_typ', 'is_ascend', 'dtype')
+    args = Args(axis=Arg('int', none=True), k=Arg('int'),
+                ret_typ=Arg('choice', 'indices', 'value', 'both', 'mask'),
+                is_ascend=Arg('bool'), dtype=Arg('dtype', 'float16', 'float32',
+                                                 'float64', 'int32', 'int64', 'uint8'))
 
     def forward(self, xp, data, axis=-1, k=1, ret_typ='indices', is_ascend=False,
                 dtype='float32'):
@@ -145,12 +164,9 @@ class TopK(Operator):
             data, axis = data.reshape(-1), 0
         axis = normalize_axis(axis, data.ndim, self.name)[0]
         n = data.shape[axis]
-        if not 1 <= k <= n:
-            raise MXNetError(f"topk: k must be between 1 and {n} (the size of axis "
-                             f"{axis} of shape {data.shape}), got k={k}")
-        if ret_typ not in ('indices', 'value', 'both', 'mask'):
-            raise MXNetError(f"topk: ret_typ must be 'indices', 'value', 'both' or "
-                             f"'mask', got {ret_typ!r}")
+        if k > n:
+            raise MXNetValueError(f"topk: k must be at most {n} (the size of axis "
+                                  f"{axis} of shape {data.shape}), got k={k}")
         order = xp.argsort(data if is_ascend else -data, axis=axis, kind='stable')
         idx = xp.take(order, xp.arange(k), axis=axis)
         if ret_typ == 'mask':
@@ -162,6 +178,13 @@ class TopK(Operator):
         if ret_typ == 'indices':
             return idx.astype(dtype)
         return values, idx.astype(dtype)
+
+    def check(self, inputs: tuple, attrs: dict) -> None:
+        super().check(inputs, attrs)
+        if attrs.get('k', 1) < 1 and inputs and hasattr(inputs[0], 'shape'):
+            axis, shape = attrs.get('axis', -1), inputs[0].shape
+            attrs['k'] = shape_size(shape) if axis is None else \
+                shape[normalize_axis(axis, len(shape), self.name)[0]]
 
     def backward(self, xp, g, inputs, out, index=None, axis=-1, k=1, ret_typ='indices',
                  is_ascend=False, dtype='float32'):

@@ -7,15 +7,17 @@ from types import MethodType
 import numpy as np
 from minimx.base import MXNetError, add_to_class
 from minimx.context import Context, current_context, num_gpus
+from minimx.base import (DTYPES, Arg, Args, MXNetAssertionError, MXNetIndexError,
+                         MXNetTypeError, MXNetValueError, check_float, is_int)
+import numbers
 from minimx.context import Context
-from minimx.ndarray.tape import NO_GRAD, Leaf, Node, _pins, _state, pinned
+from minimx.ndarray.tape import NO_GRAD, Leaf, Node, _pins, _state, note_write
 
 __all__ = [
     'NDArray',
     'Operator',
     'invoke',
     'fluent',
-    'MXNetIndexError',
     'waitall',
     'Cast',
     'cast',
@@ -57,8 +59,10 @@ class NDArray:
     ctx = context
 
     @property
-    def dtype(self) -> np.dtype:
-        return self._data.dtype
+    def dtype(self) -> type:
+        """The element type as NumPy's scalar type, `numpy.float32`, as MXNet's `x.dtype`
+        (`x.dtype is np.float32`; `np.dtype(x.dtype)` gives the dtype object)."""
+        return self._data.dtype.type
 
     @property
     def size(self) -> int:
@@ -86,22 +90,28 @@ class NDArray:
     def asscalar(self):
         """The single value of a one-element array, as a NumPy scalar."""
         if self.size != 1:
-            raise ValueError(f"asscalar: the array has shape {self.shape} ({self.size} "
-                             "elements); only one-element arrays convert to a scalar. "
-                             "Index or reduce it first, e.g. x[0] or x.sum().")
+            raise MXNetValueError(
+                f"asscalar: the current array is not a scalar: it has shape {self.shape} "
+                f"({self.size} elements). Index or reduce it first, e.g. x[0] or x.sum().")
         return self.asnumpy().reshape(())[()]
 
     def __len__(self) -> int:
+        if not self.shape:
+            raise MXNetIndexError("len() of a 0-d NDArray: it has no first axis; use "
+                                  "x.asscalar() for its value")
         return self.shape[0]
 
     def __iter__(self):
-        return (self[i] for i in range(self.shape[0]))
+        return (self[i] for i in range(len(self)))
 
     def __bool__(self) -> bool:
+        if self.size == 0:      # as in MXNet: an empty array is False
+            return False
         if self.size == 1:
             return bool(self._data.reshape(-1)[0])
-        raise ValueError(f"The truth value of an NDArray with {self.size} elements is "
-                         "ambiguous; use (x != 0).sum() or x.max() to reduce it first.")
+        raise MXNetValueError(f"The truth value of an NDArray with {self.size} elements "
+                              "is ambiguous; use (x != 0).sum() or x.max() to reduce it "
+                              "first.")
 
     def __float__(self) -> float:
         return float(self.asscalar())
@@ -136,8 +146,11 @@ class NDArray:
         return self.copyto(self._ctx)
 
     def astype(self, dtype, copy: bool = True) -> 'NDArray':
-        """This array converted to `dtype` (itself if the dtype matches and not `copy`)."""
-        if not copy and self.dtype == np.dtype(dtype):
+        """This array converted to `dtype` (itself if the dtype matches and not `copy`);
+        `astype(None)` is float32, MXNet's default dtype."""
+        dtype = 'float32' if dtype is None else dtype
+        cast.args['dtype'].check('astype', 'dtype', dtype)
+        if not copy and self._data.dtype == np.dtype(dtype):
             return self
         return cast(self, dtype=dtype)
 
@@ -151,7 +164,14 @@ class NDArray:
         return invoke(getitem, (self,), {'key': _backend_key(key, self._ctx)})
 
     def __setitem__(self, key, value) -> None:
-        _assign(self, _backend_key(key, self._ctx), value)
+        key = _backend_key(key, self._ctx)
+        if type(value) is not float and type(value) is not int:   # a number always fits
+            value = _assignable(self, key, value)
+        try:
+            _assign(self, key, value)
+        except IndexError as err:
+            raise MXNetIndexError(f"x[{_key_text(key)}]: {err} (the array has shape "
+                                  f"{self.shape})") from None
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         """The values as a NumPy array, for `np.asarray(x)`, `np.mean(x)`, `plt.plot(x)`.
@@ -198,26 +218,43 @@ class Operator:
     Subclasses define `forward(xp, *arrays, **attrs)` on backend arrays and return a
     backend array or a tuple of them. Calling the operator applies it to NDArrays:
     the first `num_inputs` positional arguments are arrays (all of them when it is
-    None), any further ones fill the attributes named in `params`, in order.
+    None), any further ones fill the attributes named in `params`, in order. The
+    attributes are checked against `args` (when declared) before `invoke` runs.
     """
 
     name = 'operator'
     num_inputs: int | None = 1
     params: tuple = ()
-    same_dtype = True   # multi-input operators insist on one dtype, as MXNet does
+    args: Args | None = None   # its declared parameters; None: not checked
+    float_only = False         # MXNet computes it in floating point only
+    same_dtype = True          # multi-input operators insist on one dtype, as MXNet
 
     def forward(self, xp, *arrays, **attrs):
         raise NotImplementedError
 
-    def __call__(self, *args, **attrs):
-        n = len(args) if self.num_inputs is None else self.num_inputs
-        if len(args) > n:
-            if len(args) - n > len(self.params):
-                raise MXNetError(f"{self.name}: takes {n} array argument(s) and the "
-                                 f"attributes {self.params}; got {len(args)} "
-                                 "positional arguments")
-            attrs.update(zip(self.params, args[n:]))
-        return invoke(self, args[:n], attrs)
+    def __call__(self, *values, out=None, name=None, **attrs):
+        # MXNet's `out=` writes the result into an existing array; `name=` (which
+        # every MXNet operator takes) names nothing here.
+        n = len(values) if self.num_inputs is None else self.num_inputs
+        if len(values) > n:
+            if len(values) - n > len(self.params):
+                raise MXNetTypeError(f"{self.name}: takes {n} array argument(s) and "
+                                     f"the attributes {self.params}; got "
+                                     f"{len(values)} positional arguments")
+            attrs.update(zip(self.params, values[n:]))
+        self.check(values[:n], attrs)
+        result = invoke(self, values[:n], attrs)
+        return result if out is None else _write_out(self, out, result)
+
+    def check(self, inputs: tuple, attrs: dict) -> None:
+        """Refuse what MXNet refuses, before NumPy sees it: attributes that `args`
+        does not allow, integer inputs to a `float_only` operator. Operators with
+        rules across arguments (pad < kernel) extend it."""
+        args = self.args
+        if args is not None and (attrs or args.required):
+            args.check(self.name, attrs)
+        if self.float_only:
+            check_float(self.name, *inputs)
 
     def __get__(self, instance, owner):
         # Stored on NDArray, an operator becomes a method: x.exp() is exp(x).
@@ -283,10 +320,11 @@ def _shapes(arrays) -> str:
 
 def _not_ndarray(op: Operator, inputs: tuple) -> MXNetError:
     if not inputs:
-        return MXNetError(f"{op.name}: expected at least one NDArray input, got none")
+        return MXNetAssertionError(f"{op.name}: expected at least one NDArray input, "
+                                   "got none")
     kinds = ', '.join(type(x).__name__ for x in inputs)
-    return MXNetError(f"{op.name}: every input must be an NDArray, got ({kinds}). "
-                      "Wrap other values with nd.array(...).")
+    return MXNetAssertionError(f"{op.name}: every input must have NDArray type, got "
+                               f"({kinds}). Wrap other values with nd.array(...).")
 
 
 def _check_inputs(op: Operator, inputs: tuple, ctx: Context) -> None:
@@ -298,28 +336,59 @@ def _check_inputs(op: Operator, inputs: tuple, ctx: Context) -> None:
                 f"computes on one device; copy the inputs first, e.g. "
                 f"x.as_in_context({ctx}).")
         if op.same_dtype and x._data.dtype != inputs[0]._data.dtype:
-            dtypes = ', '.join(str(i.dtype) for i in inputs)
+            dtypes = ', '.join(i._data.dtype.name for i in inputs)
             raise MXNetError(
                 f"{op.name}: inputs have different dtypes ({dtypes}); MXNet does not "
                 f"mix dtypes in one operator. Convert one first, e.g. "
-                f"x.astype('{inputs[0].dtype}').")
+                f"x.astype('{inputs[0]._data.dtype.name}').")
 
 
-class MXNetIndexError(MXNetError, IndexError):
-    """An index out of range: an MXNetError that is also an IndexError, so that Python's
-    iteration protocol and `except IndexError` work as with MXNet."""
+def _write_out(op: Operator, out, result) -> 'NDArray':
+    """MXNet's `out=`: `result` written into the existing array `out`, returned."""
+    if not isinstance(out, NDArray) or isinstance(result, list):
+        # A ValueError, not a TypeError: np.argmax(x, out=...) would catch a TypeError
+        # and quietly retry on a NumPy copy of x.
+        raise MXNetValueError(f"{op.name}: out= must be an NDArray (for an operator "
+                              f"with one output), got {type(out).__name__}; to fill a "
+                              "NumPy array, give NumPy a host copy, x.asnumpy()")
+    if out.shape != result.shape:
+        raise MXNetValueError(f"{op.name}: out= has shape {out.shape} but the result "
+                              f"has shape {result.shape}")
+    _assign(out, Ellipsis, result)
+    return out
 
 
 def _explain(op: Operator, arrays: list, err: Exception) -> MXNetError:
+    """`err`, raised inside `op.forward`, as an MXNetError of the matching class that
+    names the operator, the input shapes and the attributes it was called with."""
+    if isinstance(err, MXNetError):
+        return err                      # raised by minimx itself: already explained
     text = str(err)
-    if isinstance(err, IndexError):
-        return MXNetIndexError(f"{op.name}: {text} (input shapes: {_shapes(arrays)})")
     if 'broadcast' in text:
-        return MXNetError(
+        return MXNetValueError(
             f"{op.name}: shapes {_shapes(arrays)} cannot be broadcast together: each "
             "trailing dimension must be equal or 1. Use reshape or expand_dims to line "
             "the axes up.")
-    return MXNetError(f"{op.name}: {text} (input shapes: {_shapes(arrays)})")
+    kind = MXNetIndexError if isinstance(err, IndexError) else \
+        MXNetTypeError if isinstance(err, TypeError) else MXNetValueError
+    attrs = ', '.join(f'{k}={v!r}' for k, v in _forward_attrs(op, err).items())
+    return kind(f"{op.name}: {text} (input shapes: {_shapes(arrays)}"
+                + (f"; attributes: {attrs})" if attrs else ")"))
+
+
+def _forward_attrs(op: Operator, err: Exception) -> dict:
+    """The attributes `op.forward` was called with, read from the traceback of `err`:
+    the forward's frame still holds its arguments (`invoke` does not pass them on)."""
+    tb = err.__traceback__
+    while tb is not None and not (tb.tb_frame.f_code.co_name == 'forward'
+                                  and tb.tb_frame.f_locals.get('self') is op):
+        tb = tb.tb_next
+    if tb is None:
+        return {}
+    code, values = tb.tb_frame.f_code, tb.tb_frame.f_locals
+    names = code.co_varnames[2:code.co_argcount + code.co_kwonlyargcount]  # self, xp
+    return {k: values[k] for k in names
+            if values.get(k) is not None and not hasattr(values[k], 'shape')}
 
 
 def _device(ctx: Context):
@@ -346,6 +415,8 @@ def waitall() -> None:
 class Cast(Operator):
     name = 'Cast'
     params = ('dtype',)
+    # None is float64, as NumPy reads it (and MXNet's cast does the same)
+    args = Args(dtype=Arg('dtype', *DTYPES, none=True, required=True))
 
     def forward(self, xp, x, dtype):
         return x.astype(dtype)
@@ -381,7 +452,10 @@ getitem = GetItem()
 
 
 def _backend_key(key, ctx: Context):
-    """`key` with NDArrays and lists replaced by integer backend arrays on `ctx`."""
+    """`key` with NDArrays and lists replaced by integer backend arrays on `ctx`;
+    what NumPy would misread (a float, a string, a zero step) is refused here."""
+    if type(key) is int:             # the common case first
+        return key
     if isinstance(key, tuple):
         return tuple(_backend_key(k, ctx) for k in key)
     if isinstance(key, NDArray):
@@ -390,13 +464,29 @@ def _backend_key(key, ctx: Context):
                              f"array is on {ctx}; move it with .as_in_context({ctx})")
         return key._data.astype(np.int64)
     if isinstance(key, list):
-        return ctx.xp.asarray(key, dtype=np.int64)
+        return ctx.xp.asarray(_numbers_key(key), dtype=np.int64)
+    if isinstance(key, slice) and all(v is None or is_int(v)
+                                      for v in (key.start, key.stop, key.step)) \
+            and key.step != 0:
+        return key
+    if key is None or key is Ellipsis or is_int(key) or isinstance(key, bool) or \
+            getattr(key, 'dtype', np.dtype(object)).kind in 'biu':   # index arrays
+        return key
+    raise MXNetValueError(f"NDArray does not support slicing with key {key!r} of type "
+                          f"{type(key).__name__}: use ints, slices with int bounds and "
+                          "a nonzero step, None, ..., or integer index arrays")
+
+
+def _numbers_key(key: list) -> list:
+    if not all(is_int(k) or isinstance(k, list) for k in key):
+        raise MXNetValueError(f"NDArray does not support slicing with the list "
+                              f"{key!r}: an index list must hold ints")
     return key
 
 
 def _assign(target: NDArray, key, value) -> None:
     """Write `value` (NDArray or scalar or NumPy array) into `target[key]`."""
-    if _pins or _state.recording:
+    if _state.recording:
         _check_write(target, value)
     if isinstance(value, NDArray):
         if value._ctx is not target._ctx:
@@ -412,6 +502,65 @@ def _assign(target: NDArray, key, value) -> None:
         raise MXNetError(f"assignment: cannot write a value of shape "
                          f"{np.shape(value)} into x[{key!r}] of an array of shape "
                          f"{target.shape}: {err}") from err
+    if _pins:
+        note_write(target._data)      # a live graph that saved it will refuse backward
+
+
+def _assignable(target: NDArray, key, value):
+    """`value`, checked as MXNet checks `x[key] = value`: an NDArray, or a number or
+    an array-like of numbers, whose shape broadcasts to the selected region."""
+    if not isinstance(value, NDArray):
+        values = _numbers_or_none(value)
+        if values is None:
+            raise MXNetTypeError(f"x[{_key_text(key)}] = value: NDArray does not "
+                                 f"support assignment with non-array-like object "
+                                 f"{value!r:.60} of type {type(value).__name__}")
+        value = values if isinstance(value, (list, tuple)) else value
+    try:
+        region = target._data[key].shape
+    except IndexError as err:
+        raise MXNetIndexError(f"x[{_key_text(key)}]: {err} (the array has shape "
+                              f"{target.shape})") from None
+    shape = tuple(value.shape if isinstance(value, NDArray) else np.shape(value))
+    if region == () and shape and np.prod(shape) == 1:     # b[0] = np.array([47.8])
+        if isinstance(value, NDArray):
+            flat = NDArray(value._data.reshape(()), value._ctx)
+            flat._ag = value._ag          # autograd's checks still see the original
+            return flat
+        return np.asarray(value).reshape(())
+    while len(shape) > len(region) and shape[0] == 1:       # as NumPy: drop leading 1s
+        shape = shape[1:]
+    if len(shape) > len(region) or any(v not in (1, r) for v, r in
+                                       zip(shape[::-1], region[::-1])):
+        raise MXNetValueError(f"x[{_key_text(key)}] = value: a value of shape {shape} "
+                              f"cannot be broadcast to the selected region of shape "
+                              f"{region} (operands could not be broadcast together; "
+                              f"the array has shape {target.shape})")
+    return value
+
+
+def _numbers_or_none(value):
+    """`value` as a NumPy array if it is a number or an array-like of numbers."""
+    if not isinstance(value, (numbers.Real, np.bool_, np.number, np.ndarray, list,
+                              tuple)):
+        return None
+    try:
+        values = np.asarray(value)
+    except ValueError:        # a ragged list
+        return None
+    return values if values.dtype.kind in 'biuf' else None
+
+
+def _key_text(key) -> str:
+    """An index as it was written: `0, 1:3, ...`."""
+    def one(k) -> str:
+        if isinstance(k, slice):
+            text = ':'.join('' if v is None else str(v) for v in (k.start, k.stop))
+            return text + ('' if k.step is None else f':{k.step}')
+        if hasattr(k, 'shape'):
+            return f'<index array of shape {tuple(k.shape)}>'
+        return '...' if k is Ellipsis else repr(k)
+    return ', '.join(one(k) for k in (key if isinstance(key, tuple) else (key,)))
 
 
 def _record(op: Operator, inputs: tuple, attrs: dict, arrays: list, result) -> None:
@@ -459,21 +608,14 @@ _copy_op = CopyTo()
 def _check_write(target: NDArray, value) -> None:
     fix = ("Build a new array instead (nd.stack, nd.concat, nd.where, or x + y), or do "
            "the write outside autograd.record() before the graph is built.")
-    if pinned(target._data):
-        raise MXNetError(
-            f"in-place write into an array of shape {target.shape} that a recorded "
-            "graph still needs for its backward pass: the gradient would be computed "
-            f"from the overwritten values. {fix} The graph is freed by backward() "
-            "(unless retain_graph=True) or when its outputs are deleted.")
-    if not _state.recording:
-        return
     if type(target._ag) in (Leaf, Node):
         kind = ('a leaf (attach_grad)' if type(target._ag) is Leaf
                 else 'a recorded result')
         raise MXNetError(
             f"in-place write into {kind} of shape {target.shape} inside "
             f"autograd.record(): in-place writes are not recorded, so the gradient "
-            f"would be wrong. {fix}")
+            f"would be wrong. {fix} (MXNet: assigning to NDArrays that are already in "
+            "a computational graph is not allowed.)")
     if isinstance(value, NDArray) and type(value._ag) in (Leaf, Node):
         raise MXNetError(
             f"writing a recorded array into another array (shape {target.shape}) "

@@ -4,7 +4,9 @@
 
 import numpy as np
 from minimx.base import MXNetError
-from minimx.ndarray.ndarray import Operator, fluent, invoke
+from minimx.ndarray.ndarray import Operator, _write_out, fluent, invoke
+from minimx.base import Arg, Args, MXNetTypeError, MXNetValueError
+from minimx.ndarray.elemwise import normalize_axis
 from minimx.base import add_to_class
 from minimx.ndarray.tape import _state
 from minimx.ndarray.random import uniform
@@ -32,8 +34,11 @@ __all__ = [
 class Softmax(Operator):
     name = 'softmax'
     params = ('axis', 'temperature')
+    args = Args(axis=Arg('int'), temperature=Arg('float', none=True))
+    float_only = True
 
     def forward(self, xp, x, axis=-1, temperature=None):
+        normalize_axis(axis, x.ndim, self.name)
         if temperature is not None:
             x = x / x.dtype.type(temperature)
         e = xp.exp(x - x.max(axis=axis, keepdims=True))
@@ -47,8 +52,11 @@ class Softmax(Operator):
 class LogSoftmax(Operator):
     name = 'log_softmax'
     params = ('axis', 'temperature')
+    args = Args(axis=Arg('int'), temperature=Arg('float', none=True))
+    float_only = True
 
     def forward(self, xp, x, axis=-1, temperature=None):
+        normalize_axis(axis, x.ndim, self.name)
         if temperature is not None:
             x = x / x.dtype.type(temperature)
         shifted = x - x.max(axis=axis, keepdims=True)
@@ -66,20 +74,29 @@ fluent(softmax=softmax, log_softmax=log_softmax)
 class FullyConnectedOp(Operator):
     name = 'FullyConnected'
     num_inputs = None   # data, weight[, bias]
+    args = Args(num_hidden=Arg('int', low=1, none=True), no_bias=Arg('bool'),
+                flatten=Arg('bool'))
+    float_only = True
 
-    def __call__(self, data, weight, bias=None, **attrs):
+    def __call__(self, data, weight, bias=None, out=None, name=None, **attrs):
+        self.check((data, weight, bias), attrs)       # no_bias is checked before use
         inputs = (data, weight) if bias is None or attrs.get('no_bias') else \
             (data, weight, bias)
-        return invoke(self, inputs, attrs)
+        result = invoke(self, inputs, attrs)
+        return result if out is None else _write_out(self, out, result)
 
     def forward(self, xp, x, w, b=None, num_hidden=None, no_bias=False, flatten=True):
         if flatten:
             x = x.reshape(x.shape[0], -1)
         if x.shape[-1] != w.shape[1] or \
                 (num_hidden is not None and w.shape[0] != num_hidden):
-            raise MXNetError(f"FullyConnected: input of shape {x.shape} needs a weight "
-                             f"of shape ({num_hidden or w.shape[0]}, {x.shape[-1]}), "
-                             f"got {w.shape}")
+            raise MXNetValueError(f"FullyConnected: input of shape {x.shape} needs a "
+                                  f"weight of shape ({num_hidden or w.shape[0]}, "
+                                  f"{x.shape[-1]}), got {w.shape}")
+        if b is not None and b.shape != (w.shape[0],):
+            raise MXNetValueError(f"FullyConnected: the bias must have shape "
+                                  f"({w.shape[0]},), one value per output, got "
+                                  f"{b.shape}")
         y = x @ w.T
         if b is not None:
             y += b          # y is a fresh array: add the bias in place, no second array
@@ -101,11 +118,14 @@ class FullyConnectedOp(Operator):
 
 def _pair(v, name: str = 'kernel/stride/pad') -> tuple:
     """`v` as a pair of ints: 3 -> (3, 3); a pair stays a pair; anything else fails."""
+    if type(v) is tuple and len(v) == 2 and type(v[0]) is int and type(v[1]) is int:
+        return v                        # the common case, at no cost
     if isinstance(v, (int, np.integer)):
         return (int(v), int(v))
     v = tuple(int(i) for i in v)
     if len(v) != 2:
-        raise MXNetError(f"{name} must be an int or a pair of ints, got {v}")
+        raise MXNetValueError(f"{name} must be an int or a pair of ints (one per "
+                              f"spatial axis of NCHW data), got {v}")
     return v
 
 
@@ -116,8 +136,8 @@ def _windows(xp, x, kernel, stride, dilate, pad, pad_value=0):
         x = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=pad_value)
     span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
     if x.shape[2] < span_h or x.shape[3] < span_w:
-        raise MXNetError(f"the kernel {kernel} (dilate {dilate}) does not fit in the "
-                         f"padded input of height x width {x.shape[2]}x{x.shape[3]}")
+        raise MXNetError(f"Convolution: the kernel {kernel} (dilate {dilate}) does "
+                         f"not fit in the padded input of {x.shape[2]}x{x.shape[3]}")
     view = xp.lib.stride_tricks.sliding_window_view(x, (span_h, span_w), axis=(2, 3))
     return view[:, :, ::sh, ::sw, ::dh, ::dw]
 
@@ -129,18 +149,30 @@ def _im2col(xp, x, kernel, stride, dilate, pad):
     return win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow), (oh, ow)
 
 
+_LAYOUTS = ('NCW', 'NCHW', 'NCDHW', 'NWC', 'NHWC', 'NDHWC')   # MXNet's valid values
+
+
 class ConvolutionOp(Operator):
     name = 'Convolution'
     num_inputs = None   # data, weight[, bias]
+    args = Args(kernel=Arg('shape', low=1), stride=Arg('shape', low=1),
+                dilate=Arg('shape', low=1), pad=Arg('shape', low=0),
+                num_filter=Arg('int', low=1), num_group=Arg('int', low=1),
+                no_bias=Arg('bool'), layout=Arg('choice', *_LAYOUTS, none=True),
+                workspace=Arg('ignored'), cudnn_tune=Arg('ignored'),
+                cudnn_off=Arg('ignored'))
+    float_only = True
 
-    def __call__(self, data, weight, bias=None, **attrs):
+    def __call__(self, data, weight, bias=None, out=None, name=None, **attrs):
+        self.check((data, weight, bias), attrs)       # no_bias is checked before use
         inputs = (data, weight) if bias is None or attrs.get('no_bias') else \
             (data, weight, bias)
-        return invoke(self, inputs, attrs)
+        result = invoke(self, inputs, attrs)
+        return result if out is None else _write_out(self, out, result)
 
     def forward(self, xp, x, w, b=None, kernel=None, stride=1, dilate=1, pad=0,
                 num_filter=None, num_group=1, no_bias=False, layout='NCHW'):
-        _check_conv(x, w, kernel, num_filter, num_group, layout)
+        _check_conv(x, w, b, kernel, num_filter, num_group, layout)
         cols, (oh, ow) = _im2col(xp, x, w.shape[2:], _pair(stride), _pair(dilate),
                                  _pair(pad))
         rows, fg = cols.shape[1] // num_group, w.shape[0] // num_group
@@ -152,6 +184,12 @@ class ConvolutionOp(Operator):
         if b is not None:
             y += b.reshape(1, -1, 1, 1)
         return y
+
+    def check(self, inputs: tuple, attrs: dict) -> None:
+        super().check(inputs, attrs)
+        for key in ('kernel', 'stride', 'dilate', 'pad'):
+            if key in attrs:
+                _pair(attrs[key], f"Convolution: {key}")
 
     @property
     def skips_unneeded(self) -> bool:
@@ -182,40 +220,49 @@ class ConvolutionOp(Operator):
         return grads + ((g.sum(axis=(0, 2, 3)),) if len(inputs) == 3 else ())
 
 
-def _check_conv(x, w, kernel, num_filter, num_group, layout) -> None:
-    if layout != 'NCHW':
-        raise MXNetError(f"Convolution: only the NCHW layout is implemented, got "
-                         f"{layout!r}; transpose NHWC input with "
-                         "x.transpose((0, 3, 1, 2))")
+def _check_conv(x, w, b, kernel, num_filter, num_group, layout) -> None:
+    if layout not in ('NCHW', None):
+        raise MXNetValueError(f"Convolution: only the NCHW layout is implemented, got "
+                              f"{layout!r}; transpose NHWC input with "
+                              "x.transpose((0, 3, 1, 2))")
     if x.ndim != 4 or w.ndim != 4:
-        raise MXNetError(f"Convolution: expects 4-D NCHW data and a 4-D weight "
-                         f"(filters, channels/groups, kh, kw), got {x.shape} and "
-                         f"{w.shape}")
+        raise MXNetValueError(f"Convolution: expects 4-D NCHW data and a 4-D weight "
+                              f"(filters, channels/groups, kh, kw), got {x.shape} and "
+                              f"{w.shape}")
     if kernel is not None and tuple(w.shape[2:]) != _pair(kernel):
-        raise MXNetError(f"Convolution: kernel {_pair(kernel)} does not match the "
-                         f"weight shape {w.shape}")
+        raise MXNetValueError(f"Convolution: kernel {_pair(kernel)} does not match the "
+                              f"weight shape {w.shape}")
     if num_filter is not None and w.shape[0] != num_filter:
-        raise MXNetError(f"Convolution: num_filter={num_filter} but the weight has "
-                         f"{w.shape[0]} filters")
+        raise MXNetValueError(f"Convolution: num_filter={num_filter} but the weight "
+                              f"has {w.shape[0]} filters")
     if x.shape[1] % num_group or w.shape[0] % num_group or \
             w.shape[1] * num_group != x.shape[1]:
-        raise MXNetError(f"Convolution: data with {x.shape[1]} channels and num_group="
-                         f"{num_group} needs a weight of shape ({w.shape[0]}, "
-                         f"{x.shape[1] // num_group}, kh, kw), got {w.shape}")
+        raise MXNetValueError(f"Convolution: data with {x.shape[1]} channels and "
+                              f"num_group={num_group} needs a weight of shape "
+                              f"({w.shape[0]}, {x.shape[1] // num_group}, kh, kw), got "
+                              f"{w.shape}")
+    if b is not None and b.shape != (w.shape[0],):
+        raise MXNetValueError(f"Convolution: the bias must have shape ({w.shape[0]},), "
+                              f"one value per filter, got {b.shape}")
 
 
 class PoolingOp(Operator):
     name = 'Pooling'
+    args = Args(kernel=Arg('shape', low=1),
+                pool_type=Arg('choice', 'max', 'avg', 'sum'),
+                global_pool=Arg('bool'), stride=Arg('shape', low=1),
+                pad=Arg('shape', low=0),
+                pooling_convention=Arg('choice', 'valid', 'full'),
+                count_include_pad=Arg('bool', none=True),
+                layout=Arg('choice', *_LAYOUTS, none=True), cudnn_off=Arg('ignored'))
+    float_only = True
 
     def forward(self, xp, x, kernel=(1, 1), pool_type='max', global_pool=False,
                 stride=(1, 1), pad=0, pooling_convention='valid',
                 count_include_pad=True, layout='NCHW'):
-        if x.ndim != 4 or layout != 'NCHW':
-            raise MXNetError(f"Pooling: expects 4-D NCHW input, got shape {x.shape} "
-                             f"and layout {layout!r}")
-        if pool_type not in ('max', 'avg', 'sum'):
-            raise MXNetError(f"Pooling: pool_type must be 'max', 'avg' or 'sum', got "
-                             f"{pool_type!r}")
+        if x.ndim != 4 or layout not in ('NCHW', None):
+            raise MXNetValueError(f"Pooling: expects 4-D NCHW input, got shape "
+                                  f"{x.shape} and layout {layout!r}")
         if global_pool:
             reduce = x.max if pool_type == 'max' else \
                 (x.mean if pool_type == 'avg' else x.sum)
@@ -231,6 +278,24 @@ class PoolingOp(Operator):
             out /= _window_sizes(xp, x, kernel, stride, pad, pooling_convention,
                                  count_include_pad)
         return out
+
+    def check(self, inputs: tuple, attrs: dict) -> None:
+        """MXNet's rules across arguments: a kernel unless `global_pool`, and padding
+        smaller than the kernel, else some windows would hold nothing but padding."""
+        super().check(inputs, attrs)
+        if attrs.get('global_pool'):
+            return
+        if 'kernel' not in attrs:
+            raise MXNetTypeError("Pooling: Required parameter kernel is not presented: "
+                                 "give kernel=(kh, kw), or global_pool=True")
+        kernel = _pair(attrs['kernel'], 'Pooling: kernel')
+        pad = _pair(attrs.get('pad', 0), 'Pooling: pad')
+        _pair(attrs.get('stride', 1), 'Pooling: stride')
+        if any(p >= k for p, k in zip(pad, kernel)):
+            raise MXNetValueError(f"Pooling: pad {pad} must be smaller than the kernel "
+                                  f"{kernel} in each dimension (MXNet checks pad < "
+                                  "kernel): a window that holds only padding pools "
+                                  "nothing but the fill value")
 
     def backward(self, xp, g, inputs, out, kernel=(1, 1), pool_type='max',
                  global_pool=False, stride=(1, 1), pad=0, pooling_convention='valid',
@@ -271,8 +336,9 @@ def _taps(x, kernel, stride):
     (kh, kw), (sh, sw) = kernel, stride
     oh, ow = (x.shape[2] - kh) // sh + 1, (x.shape[3] - kw) // sw + 1
     if oh < 1 or ow < 1:
-        raise MXNetError(f"Pooling: the window {kernel} does not fit in the padded "
-                         f"input of height x width {x.shape[2]}x{x.shape[3]}")
+        raise MXNetValueError(f"Pooling: the window {kernel} does not fit in the "
+                              f"padded input of height x width "
+                              f"{x.shape[2]}x{x.shape[3]}")
     for i in range(kh):
         for j in range(kw):
             yield x[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
@@ -301,7 +367,8 @@ def _pad_pool(xp, x, kernel, stride, pad, convention, fill):
 def _window_sizes(xp, x, kernel, stride, pad, convention, count_include_pad):
     """The divisor of each average-pooling window, as MXNet computes it."""
     ones = xp.ones((1, 1) + x.shape[2:], dtype=x.dtype)
-    if count_include_pad:   # the explicit padding counts, the 'full' overhang does not
+    if count_include_pad or count_include_pad is None:   # None: MXNet's default, True
+        # the explicit padding counts, the 'full' overhang does not
         ones = _pad_pool(xp, ones, kernel, stride, pad, 'valid', 1)
         ones = _pad_pool(xp, ones, kernel, stride, (0, 0), convention, 0)
     else:

@@ -3,9 +3,11 @@
 """Random arrays drawn from per-context generators (`nd.random`, `mx.random`)."""
 
 import numpy as np
-from minimx.base import MXNetError
-from minimx.context import Context, current_context
+from minimx.base import MXNetValueError
+from minimx.context import Context, as_context
 from minimx.ndarray.ndarray import NDArray, _device
+import numbers
+from minimx.base import Arg, as_dtype, is_int
 
 __all__ = ['seed', 'uniform', 'normal', 'randint']
 
@@ -14,23 +16,31 @@ _seed_state: list = [None]
 
 
 def seed(seed_state: int, ctx='all') -> None:
-    """Seed the generator of every context (`ctx='all'`) or of one context."""
+    """Seed the generator of every context (`ctx='all'`) or of one context. Any int
+    is a seed, negative ones too, as in MXNet."""
     if not isinstance(seed_state, (int, np.integer)):
-        raise MXNetError(f"random.seed: the seed must be an integer, "
-                         f"got {seed_state!r}")
-    if ctx == 'all':
+        raise MXNetValueError(f"random.seed: seed_state must be int, got "
+                              f"{seed_state!r}")
+    if isinstance(ctx, str) and ctx == 'all':
         _seed_state[0] = int(seed_state)
         _generators.clear()
     else:
-        _generators[Context(ctx)] = _new_generator(Context(ctx), int(seed_state))
+        ctx = as_context(ctx, 'random.seed')
+        _generators[ctx] = _new_generator(ctx, int(seed_state))
 
 
 def _new_generator(ctx: Context, seed_state):
     if ctx.is_gpu:
         with _device(ctx):
-            mixed = None if seed_state is None else seed_state * 1009 + ctx.device_id
+            mixed = None if seed_state is None else \
+                (seed_state * 1009 + ctx.device_id) % 2 ** 64
             return ctx.xp.random.RandomState(mixed)
-    entropy = None if seed_state is None else [seed_state, ctx.device_id]
+    if seed_state is None:
+        return np.random.default_rng()
+    # NumPy's seeds are non-negative; a negative seed gets a longer entropy list, so
+    # that it never coincides with a non-negative one.
+    entropy = [seed_state, ctx.device_id] if seed_state >= 0 else \
+        [-seed_state, ctx.device_id, 1]
     return np.random.default_rng(entropy)
 
 
@@ -41,11 +51,16 @@ def _generator(ctx: Context):
     return rng
 
 
+_SHAPE = Arg('shape', low=0, none=True)
+_FLOATS, _INTS = ('float16', 'float32', 'float64'), ('int32', 'int64')
+
+
 def _draw(kind: str, shape, ctx, dtype, *args) -> NDArray:
-    ctx = Context(ctx) if ctx is not None else current_context()
-    if shape is None:
-        shape = (1,)
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    _SHAPE.check(f'random.{kind}', 'shape', shape)
+    ctx = as_context(ctx, f'random.{kind}')
+    shape = () if shape is None else \
+        (int(shape),) if is_int(shape) else tuple(int(n) for n in shape)
+    shape = shape or (1,)      # as in MXNet: no shape, one number of shape (1,)
     rng = _generator(ctx)
     with _device(ctx):
         if kind == 'uniform':
@@ -62,18 +77,45 @@ def _draw(kind: str, shape, ctx, dtype, *args) -> NDArray:
     return NDArray(data.astype(dtype, copy=False), ctx)
 
 
+def _distribution(kind: str, **params) -> None:
+    """A sampler's parameters must be real numbers, as MXNet's ValueError says."""
+    for name, value in params.items():
+        if not isinstance(value, numbers.Real):
+            raise MXNetValueError(f"random.{kind}: Distribution parameters must be "
+                                  f"either NDArray or numbers, but got "
+                                  f"{name}={value!r}")
+
+
 def uniform(low=0.0, high=1.0, shape=None, dtype='float32', ctx=None) -> NDArray:
     """Samples from U[low, high) (as `mx.nd.random.uniform`)."""
+    _distribution('uniform', low=low, high=high)
+    if not low <= high:
+        raise MXNetValueError(f"random.uniform: low must be less or equal to high in "
+                              f"uniform distribution, got low={low}, high={high}")
+    dtype = as_dtype('random.uniform', dtype, allowed=_FLOATS)
     return _draw('uniform', shape, ctx, dtype, low, high)
 
 
 def normal(loc=0.0, scale=1.0, shape=None, dtype='float32', ctx=None) -> NDArray:
     """Samples from N(loc, scale^2) (as `mx.nd.random.normal`)."""
+    _distribution('normal', loc=loc, scale=scale)
+    if not scale > 0:
+        raise MXNetValueError(f"random.normal: scale parameter in gaussian has to be "
+                              f"positive, got scale={scale}")
+    dtype = as_dtype('random.normal', dtype, allowed=_FLOATS)
     return _draw('normal', shape, ctx, dtype, loc, scale)
 
 
 def randint(low, high, shape=None, dtype='int32', ctx=None) -> NDArray:
     """Integers in [low, high) (as `mx.nd.random.randint`)."""
+    Arg('int', required=True).check('random.randint', 'low', low)
+    Arg('int', required=True).check('random.randint', 'high', high)
     if high <= low:
-        raise MXNetError(f"randint: high ({high}) must be greater than low ({low})")
+        raise MXNetValueError(f"random.randint: high ({high}) must be greater than "
+                              f"low ({low})")
+    dtype = as_dtype('random.randint', dtype, default='int32', allowed=_INTS)
+    info = np.iinfo(dtype)
+    if low < info.min or high - 1 > info.max:
+        raise MXNetValueError(f"random.randint: [{low}, {high}) does not fit in "
+                              f"{dtype.name}; pass dtype='int64'")
     return _draw('randint', shape, ctx, dtype, low, high)

@@ -3,9 +3,11 @@
 """Shape manipulation: reshape (with MXNet's special codes), transpose, stack, split."""
 
 import numbers
-from minimx.base import MXNetError
+from minimx.base import MXNetValueError
 from minimx.ndarray.elemwise import normalize_axis, shape_size
 from minimx.ndarray.ndarray import Operator, fluent, invoke
+from minimx.base import Arg, Args
+from minimx.ndarray.ndarray import _write_out
 import numpy as np
 from minimx.base import add_to_class
 from minimx.ndarray.elemwise import normalize_axis
@@ -54,29 +56,36 @@ def infer_reshape(src: tuple, target: tuple, reverse: bool = False) -> tuple:
             out.extend(src[i:]); i = len(src)
         elif code == -3:
             out.append(_dim(src, i, target) * _dim(src, i + 1, target)); i += 2
-        elif code == -4:
-            d1, d2 = target[j + 1:j + 3]
-            whole = _dim(src, i, target)
-            d1 = whole // d2 if d1 == -1 else d1
-            d2 = whole // d1 if d2 == -1 else d2
-            if d1 * d2 != whole:
-                raise MXNetError(f"reshape: -4 cannot split dimension {whole} into "
-                                 f"({target[j + 1]}, {target[j + 2]})")
-            out.extend([d1, d2]); i += 1; j += 2
+        elif code == -4:   # split one input dimension in two: folded below
+            out.extend(_split_dim(_dim(src, i, target), target[j + 1:j + 3], target))
+            i += 1; j += 2
         elif code == -1 or code > 0:
             out.append(code); i += 1
         else:
-            raise MXNetError(f"reshape: unknown code {code} in {target}; MXNet's codes "
-                             "are 0, -1, -2, -3, -4 and positive sizes")
+            raise MXNetValueError(f"reshape: unknown code {code} in {target}; MXNet's "
+                                  "codes are 0, -1, -2, -3, -4 and positive sizes")
         j += 1
     return _fill_minus_one(src, tuple(out), target)
 
 
 def _dim(src: tuple, i: int, target: tuple) -> int:
     if i >= len(src):
-        raise MXNetError(f"reshape: the codes {target} refer to more input dimensions "
-                         f"than the input shape {src} has")
+        raise MXNetValueError(f"reshape: the codes {target} refer to more input "
+                              f"dimensions than the input shape {src} has")
     return src[i]
+
+
+def _split_dim(whole: int, pair: tuple, target: tuple) -> tuple:
+    """The two sizes that code -4 splits dimension `whole` into (one may be -1)."""
+    if len(pair) != 2 or not all(d == -1 or d > 0 for d in pair) or pair == (-1, -1):
+        raise MXNetValueError(f"reshape: -4 in {target} must be followed by two sizes, "
+                              f"positive or one -1, got {pair}")
+    d1, d2 = pair
+    d1 = whole // d2 if d1 == -1 else d1
+    d2 = whole // d1 if d2 == -1 else d2
+    if d1 * d2 != whole:
+        raise MXNetValueError(f"reshape: -4 cannot split dimension {whole} into {pair}")
+    return d1, d2
 
 
 def _reverse_codes(target: tuple) -> tuple:
@@ -94,32 +103,40 @@ def _fill_minus_one(src: tuple, out: tuple, target: tuple) -> tuple:
     for d in out:
         known *= d if d != -1 else 1
     if out.count(-1) > 1:
-        raise MXNetError(f"reshape: at most one -1 may be inferred, got {target}")
+        raise MXNetValueError(f"reshape: at most one -1 may be inferred, got {target}")
     if -1 in out:
         if known == 0 or total % known:
-            raise MXNetError(f"reshape: cannot reshape {src} into {target}")
+            raise MXNetValueError(f"reshape: cannot reshape {src} into {target}")
         out = tuple(total // known if d == -1 else d for d in out)
     if shape_size(out) != total:
-        raise MXNetError(f"reshape: cannot reshape an array of shape {src} ({total} "
-                         f"elements) into {out} ({shape_size(out)} elements)")
+        raise MXNetValueError(f"reshape: cannot reshape an array of shape {src} "
+                              f"({total} elements) into {out} ({shape_size(out)} "
+                              "elements)")
     return out
 
 
-def _shape_args(args: tuple, kwargs: dict, key: str) -> tuple:
-    """`f(x, 2, 3)`, `f(x, (2, 3))` and `f(x, key=(2, 3))` all mean the tuple (2, 3)."""
+def _shape_args(args: tuple, kwargs: dict, key: str):
+    """`f(x, 2, 3)`, `f(x, (2, 3))` and `f(x, key=(2, 3))` all mean the tuple (2, 3)
+    (anything else is returned as given, for the operator's check to refuse)."""
     if key in kwargs:
-        return tuple(kwargs.pop(key))
-    if len(args) == 1 and not isinstance(args[0], numbers.Integral):
-        return tuple(args[0])
-    return tuple(args)
+        value = kwargs.pop(key)
+    elif len(args) == 1 and not isinstance(args[0], numbers.Integral):
+        value = args[0]
+    else:
+        return tuple(args)
+    return tuple(value) if isinstance(value, (tuple, list)) else value
 
 
 class Reshape(Operator):
     name = 'Reshape'
+    args = Args(shape=Arg('shape', required=True), reverse=Arg('bool'))
 
-    def __call__(self, x, *shape, reverse=False, **kwargs):
-        shape = _shape_args(shape, kwargs, 'shape')
-        return invoke(self, (x,), {'shape': shape, 'reverse': reverse, **kwargs})
+    def __call__(self, x, *shape, reverse=False, out=None, name=None, **kwargs):
+        attrs = {'shape': _shape_args(shape, kwargs, 'shape'), 'reverse': reverse,
+                 **kwargs}
+        self.check((x,), attrs)
+        result = invoke(self, (x,), attrs)
+        return result if out is None else _write_out(self, out, result)
 
     def forward(self, xp, x, shape, reverse=False):
         return x.reshape(infer_reshape(x.shape, shape, reverse))
@@ -134,15 +151,21 @@ fluent(reshape=reshape)
 
 class Transpose(Operator):
     name = 'transpose'
+    args = Args(axes=Arg('shape', none=True))
 
-    def __call__(self, x, *axes, **kwargs):
+    def __call__(self, x, *axes, out=None, name=None, **kwargs):
         axes = _shape_args(axes, kwargs, 'axes')
-        return invoke(self, (x,), {'axes': axes or None})
+        empty = isinstance(axes, tuple) and not axes      # transpose(x): reverse all
+        attrs = {'axes': None if empty else axes, **kwargs}
+        self.check((x,), attrs)
+        result = invoke(self, (x,), attrs)
+        return result if out is None else _write_out(self, out, result)
 
     def forward(self, xp, x, axes=None):
-        if axes is not None and sorted(a % x.ndim for a in axes) != list(range(x.ndim)):
-            raise MXNetError(f"transpose: axes {axes} are not a permutation of the "
-                             f"{x.ndim} axes of an array of shape {x.shape}")
+        if axes is not None and \
+                sorted(normalize_axis(axes, x.ndim, self.name)) != list(range(x.ndim)):
+            raise MXNetValueError(f"transpose: axes {axes} are not a permutation of "
+                                  f"the {x.ndim} axes of an array of shape {x.shape}")
         return x.transpose(axes)
 
     def backward(self, xp, g, inputs, out, axes=None):
@@ -154,9 +177,10 @@ class Transpose(Operator):
 class SwapAxes(Operator):
     name = 'swapaxes'
     params = ('dim1', 'dim2')
+    args = Args(dim1=Arg('int'), dim2=Arg('int'))
 
     def forward(self, xp, x, dim1=0, dim2=0):
-        dim1, dim2 = normalize_axis((dim1, dim2), x.ndim, self.name)
+        dim1, dim2 = (normalize_axis(d, x.ndim, self.name)[0] for d in (dim1, dim2))
         return xp.swapaxes(x, dim1, dim2)
 
     def backward(self, xp, g, inputs, out, dim1=0, dim2=0):
@@ -166,6 +190,7 @@ class SwapAxes(Operator):
 class ExpandDims(Operator):
     name = 'expand_dims'
     params = ('axis',)
+    args = Args(axis=Arg('int', required=True))
 
     def forward(self, xp, x, axis):
         normalize_axis(axis, x.ndim + 1, self.name)
@@ -178,15 +203,16 @@ class ExpandDims(Operator):
 class Squeeze(Operator):
     name = 'squeeze'
     params = ('axis',)
+    args = Args(axis=Arg('axes', none=True))
 
     def forward(self, xp, x, axis=None):
         if axis is not None:
             axes = normalize_axis(axis, x.ndim, self.name)
             bad = [a for a in axes if x.shape[a] != 1]
             if bad:
-                raise MXNetError(f"squeeze: axis {bad[0]} of shape {x.shape} has size "
-                                 f"{x.shape[bad[0]]}; only axes of size 1 can be "
-                                 "removed")
+                raise MXNetValueError(f"squeeze: axis {bad[0]} of shape {x.shape} has "
+                                      f"size {x.shape[bad[0]]}; only axes of size 1 "
+                                      "can be removed")
             axis = axes
         return xp.squeeze(x, axis)
 
@@ -196,8 +222,11 @@ class Squeeze(Operator):
 
 class FlattenOp(Operator):
     name = 'Flatten'
+    args = Args()
 
     def forward(self, xp, x):
+        if x.ndim == 0:
+            return x.reshape(1, 1)
         return x.reshape(x.shape[0], -1) if x.ndim != 1 else x.reshape(x.shape[0], 1)
 
     def backward(self, xp, g, inputs, out):
@@ -207,6 +236,7 @@ class FlattenOp(Operator):
 class Tile(Operator):
     name = 'tile'
     params = ('reps',)
+    args = Args(reps=Arg('shape', low=0, required=True))
 
     def forward(self, xp, x, reps):
         return xp.tile(x, reps)
@@ -224,8 +254,11 @@ class Tile(Operator):
 class Repeat(Operator):
     name = 'repeat'
     params = ('repeats', 'axis')
+    args = Args(repeats=Arg('int', low=0, required=True), axis=Arg('int', none=True))
 
     def forward(self, xp, x, repeats, axis=None):
+        if axis is not None:
+            normalize_axis(axis, x.ndim, self.name)
         return xp.repeat(x, repeats, axis)
 
     def backward(self, xp, g, inputs, out, repeats, axis=None):
@@ -240,6 +273,7 @@ class Repeat(Operator):
 class Flip(Operator):
     name = 'flip'
     params = ('axis',)
+    args = Args(axis=Arg('axes', required=True))
 
     def forward(self, xp, x, axis):
         return xp.flip(x, normalize_axis(axis, x.ndim, self.name))
@@ -258,6 +292,7 @@ fluent(transpose=transpose, swapaxes=swapaxes, expand_dims=expand_dims,
 class Stack(Operator):
     name = 'stack'
     num_inputs = None
+    args = Args(axis=Arg('int'))
 
     def forward(self, xp, *arrays, axis=0):
         _same_shapes(self.name, arrays)
@@ -272,14 +307,15 @@ class Stack(Operator):
 class Concat(Operator):
     name = 'concat'
     num_inputs = None
+    args = Args(dim=Arg('int'))
 
     def forward(self, xp, *arrays, dim=1):
         dim = normalize_axis(dim, arrays[0].ndim, self.name)[0]
         others = [a.shape[:dim] + a.shape[dim + 1:] for a in arrays]
         if any(o != others[0] for o in others):
             shapes = ', '.join(str(a.shape) for a in arrays)
-            raise MXNetError(f"concat: along dim={dim} all other dimensions must "
-                             f"match, got shapes {shapes}")
+            raise MXNetValueError(f"concat: along dim={dim} all other dimensions must "
+                                  f"match, got shapes {shapes}")
         return xp.concatenate(arrays, axis=dim)
 
     def backward(self, xp, g, inputs, out, dim=1):
@@ -291,13 +327,17 @@ class Concat(Operator):
 class Split(Operator):
     name = 'split'
     params = ('num_outputs', 'axis', 'squeeze_axis')
+    args = Args(num_outputs=Arg('int', low=1, required=True), axis=Arg('int'),
+                squeeze_axis=Arg('bool'))
 
     def forward(self, xp, x, num_outputs, axis=1, squeeze_axis=False):
         axis = normalize_axis(axis, x.ndim, self.name)[0]
-        if x.shape[axis] % num_outputs:
-            raise MXNetError(f"split: axis {axis} of shape {x.shape} has size "
-                             f"{x.shape[axis]}, which does not divide into "
-                             f"{num_outputs} equal parts")
+        uneven = x.shape[axis] % num_outputs
+        if uneven or squeeze_axis and x.shape[axis] != num_outputs:
+            raise MXNetValueError(
+                f"split: axis {axis} of shape {x.shape} has size {x.shape[axis]}, "
+                f"which does not divide into {num_outputs} equal parts"
+                + (" of size 1, as squeeze_axis=True needs" if squeeze_axis else ""))
         parts = xp.split(x, num_outputs, axis=axis)
         if squeeze_axis:
             parts = [p.squeeze(axis) for p in parts]
@@ -316,8 +356,8 @@ class Split(Operator):
 
 def _same_shapes(name: str, arrays) -> None:
     if any(a.shape != arrays[0].shape for a in arrays):
-        raise MXNetError(f"{name}: all inputs must have the same shape, got "
-                         f"{', '.join(str(a.shape) for a in arrays)}")
+        raise MXNetValueError(f"{name}: all inputs must have the same shape, got "
+                              f"{', '.join(str(a.shape) for a in arrays)}")
 
 
 stack, concat, split = Stack(), Concat(), Split()

@@ -3,9 +3,10 @@
 """The autograd tape: per-thread flags, leaves, nodes, and pins on saved memory."""
 
 import threading
+from minimx.base import add_to_class
 import itertools
 
-__all__ = ['Leaf', 'NO_GRAD', 'pinned', 'Node']
+__all__ = ['Leaf', 'NO_GRAD', 'pinned', 'note_write', 'Node']
 
 
 class _AutogradState(threading.local):
@@ -31,6 +32,7 @@ class Leaf:
 NO_GRAD = object()   # the entry of an array recorded from inputs that need no gradient
 
 _pins: dict = {}   # id(owning buffer) -> number of live nodes that saved it
+_versions: dict = {}   # id(pinned buffer) -> in-place writes since it was pinned
 _recorded = itertools.count()   # numbers the nodes in the order they are recorded
 
 
@@ -45,11 +47,20 @@ def pinned(data) -> bool:
     return bool(_pins) and id(_owner(data)) in _pins
 
 
+def note_write(data) -> None:
+    """Record an in-place write into backend array `data`: if a live graph saved its
+    memory, bump the memory's version, so that backward through that graph refuses."""
+    if _pins:
+        key = id(_owner(data))
+        if key in _pins:
+            _versions[key] = _versions.get(key, 0) + 1
+
+
 class Node:
     """The record of one operator call: what its backward rule needs, its parents."""
 
     __slots__ = ('op', 'attrs', 'inputs', 'output', 'parents', 'index', 'pins', 'seq',
-                 '__weakref__')
+                 'versions', '__weakref__')
 
     def __init__(self, op, attrs, inputs, output, parents, index=None) -> None:
         self.op, self.attrs, self.index = op, attrs, index
@@ -62,6 +73,15 @@ class Node:
             key = id(a if base is None else base)
             pins.append(key)
             _pins[key] = _pins.get(key, 0) + 1
+        # the versions of the saved memory now (None: all 0, the usual case)
+        self.versions = tuple(_versions.get(k, 0) for k in pins) if _versions else None
+
+    def changed(self) -> int:
+        """The position of a saved array written in place since, or -1 if none."""
+        for i, key in enumerate(self.pins if _versions else ()):
+            if _versions.get(key, 0) != (self.versions[i] if self.versions else 0):
+                return i
+        return -1
 
     @property
     def released(self) -> bool:
@@ -78,6 +98,7 @@ class Node:
                 _pins[key] = count
             else:
                 del _pins[key]
+                _versions.pop(key, None)
 
     def __del__(self) -> None:
         self.release()

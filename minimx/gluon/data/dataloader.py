@@ -12,6 +12,9 @@ from minimx.ndarray.ndarray import NDArray
 from minimx.ndarray.shape import stack
 from minimx.gluon.data.dataset import Dataset
 from minimx.gluon.data.sampler import BatchSampler, RandomSampler, SequentialSampler
+from minimx.base import MXNetAssertionError, MXNetTypeError, MXNetValueError
+from minimx._arguments import check_callable, check_choice, check_int, check_number
+from minimx.gluon.data.sampler import _LAST_BATCH_MODES
 
 __all__ = ['default_batchify_fn', 'DataLoader']
 
@@ -41,6 +44,24 @@ def default_batchify_fn(data: list) -> Any:
     return array(batch, dtype=batch.dtype)
 
 
+def _check_loader_args(dataset, batch_size, last_batch, batchify_fn, num_workers,
+                       prefetch, timeout) -> None:
+    if not (hasattr(dataset, '__len__') and hasattr(dataset, '__getitem__')):
+        raise MXNetTypeError(f"DataLoader: dataset must have a length and an index (a "
+                             f"Dataset, a list), got {type(dataset).__name__}")
+    if batch_size is not None:
+        check_int('DataLoader', 'batch_size', batch_size, 1)
+    if last_batch is not None:
+        check_choice('DataLoader', 'last_batch', last_batch, _LAST_BATCH_MODES)
+    if batchify_fn is not None:
+        check_callable('DataLoader', 'batchify_fn', batchify_fn)
+    check_int('DataLoader', 'num_workers', num_workers)
+    if prefetch is not None:
+        check_int('DataLoader', 'prefetch', prefetch)
+    check_number('DataLoader', 'timeout', timeout, 0, low_open=True,
+                 error=MXNetAssertionError)         # MXNet: "timeout must be positive"
+
+
 class DataLoader:
     """Loads a data set in batches (as `mx.gluon.data.DataLoader`), an epoch per pass.
 
@@ -58,19 +79,22 @@ class DataLoader:
                  num_workers: int = 0, pin_memory: bool = False, pin_device_id: int = 0,
                  prefetch: int | None = None, thread_pool: bool = False,
                  timeout: float = 120) -> None:
+        _check_loader_args(dataset, batch_size, last_batch, batchify_fn, num_workers,
+                           prefetch, timeout)
         self._dataset = dataset
         if batch_sampler is None:
             if batch_size is None:
-                raise MXNetError("DataLoader: give a batch_size (e.g. "
-                                 "DataLoader(dataset, batch_size=64)) or a "
-                                 "batch_sampler")
+                raise MXNetValueError("DataLoader: batch_size must be specified unless "
+                                      "batch_sampler is specified (e.g. "
+                                      "DataLoader(dataset, batch_size=64))")
             if sampler is None:
                 n = len(dataset)
                 sampler = RandomSampler(n) if shuffle else SequentialSampler(n)
             elif shuffle:
-                raise MXNetError("DataLoader: shuffle=True conflicts with sampler=...: "
-                                 "the sampler decides the order. Drop shuffle, or drop "
-                                 "the sampler (shuffle=True uses a RandomSampler).")
+                raise MXNetValueError(
+                    "DataLoader: shuffle=True conflicts with sampler=...: the sampler "
+                    "decides the order. Drop shuffle, or drop the sampler "
+                    "(shuffle=True uses a RandomSampler).")
             batch_sampler = BatchSampler(sampler, batch_size, last_batch or 'keep')
         else:
             given = [name for name, present in [('batch_size', batch_size is not None),
@@ -79,12 +103,12 @@ class DataLoader:
                                                 ('last_batch', last_batch is not None)]
                      if present]
             if given:
-                raise MXNetError(f"DataLoader: batch_sampler already decides batches, "
-                                 f"order and the last batch; do not also give "
-                                 f"{', '.join(given)}")
+                raise MXNetValueError(f"DataLoader: batch_sampler already decides "
+                                      f"batches, order and the last batch; do not also "
+                                      f"give {', '.join(given)}")
         self._batch_sampler = batch_sampler
         self._batchify_fn = batchify_fn or default_batchify_fn
-        self._num_workers = max(int(num_workers), 0)    # MXNet treats negative as 0
+        self._num_workers = max(num_workers, 0)    # MXNet treats negative as 0
         self._prefetch = max(0, 2 * self._num_workers if prefetch is None
                              else int(prefetch))
         self._timeout = timeout

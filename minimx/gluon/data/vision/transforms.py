@@ -71,8 +71,8 @@ def _warn_unless_hwc_pixels(x: NDArray) -> None:
     batch = x.ndim == 4
     channel_first = (x.shape[-3] in _IMAGE_CHANNELS
                      and x.shape[-1] not in _IMAGE_CHANNELS)
-    scaled = (x.dtype.kind == 'f' and x.size > 0 and float(x.min().asscalar()) >= 0
-              and 0 < float(x.max().asscalar()) <= 1)
+    scaled = (np.dtype(x.dtype).kind == 'f' and x.size > 0
+              and float(x.min().asscalar()) >= 0 and 0 < float(x.max().asscalar()) <= 1)
     if not (channel_first or scaled):
         return
     hwc, chw = ('(N, H, W, C)', '(N, C, H, W)') if batch else ('(H, W, C)', '(C, H, W)')
