@@ -47,7 +47,7 @@ def record(train_mode: bool = True):
 
 
 def pause(train_mode: bool = False):
-    """Stop recording inside a `record()` block (prediction mode unless told otherwise)."""
+    """Stop recording inside a `record()` block (and predict, unless told otherwise)."""
     return _scope(False, train_mode)
 
 
@@ -87,15 +87,16 @@ def mark_variables(variables, gradients, grad_reqs='write') -> None:
     """Make each array a leaf whose gradient goes into the matching buffer."""
     variables = [variables] if isinstance(variables, NDArray) else list(variables)
     gradients = [gradients] if isinstance(gradients, NDArray) else list(gradients)
-    reqs = [grad_reqs] * len(variables) if isinstance(grad_reqs, str) else list(grad_reqs)
+    reqs = ([grad_reqs] * len(variables) if isinstance(grad_reqs, str)
+            else list(grad_reqs))
     if not len(variables) == len(gradients) == len(reqs):
         raise MXNetError(f"mark_variables: got {len(variables)} variables, "
                          f"{len(gradients)} gradients and {len(reqs)} grad_reqs")
     for var, grad, req in zip(variables, gradients, reqs):
         if grad.shape != var.shape or grad.context is not var.context:
             raise MXNetError(f"mark_variables: a gradient of shape {grad.shape} on "
-                             f"{grad.context} cannot hold the gradient of a variable of "
-                             f"shape {var.shape} on {var.context}")
+                             f"{grad.context} cannot hold the gradient of a variable "
+                             f"of shape {var.shape} on {var.context}")
         var._ag = Leaf(grad, req)
 
 
@@ -152,7 +153,8 @@ def _run_backward(heads: list, head_grads: list, retain_graph: bool,
         if node.index is None:
             in_grads = node.op.backward(xp, g, node.inputs, node.output, **attrs)
         else:
-            in_grads = node.op.backward(xp, g, node.inputs, node.output, node.index, **attrs)
+            in_grads = node.op.backward(xp, g, node.inputs, node.output, node.index,
+                                        **attrs)
         for parent, ig, a in zip(node.parents, in_grads, node.inputs):
             if ig is None or (type(parent) is not Node and type(parent) is not Leaf):
                 continue
@@ -166,7 +168,8 @@ def _run_backward(heads: list, head_grads: list, retain_graph: bool,
             node.release()
 
 
-def _write_leaves(leaves: list, grads: dict, capture: 'dict | None', foreign: set) -> None:
+def _write_leaves(leaves: list, grads: dict, capture: 'dict | None',
+                  foreign: set) -> None:
     handed = set(foreign)   # arrays that must not become a gradient buffer
     for leaf in leaves:
         g = grads.get(leaf)
@@ -203,18 +206,21 @@ def _released_error() -> MXNetError:
 def _check_heads(heads: list) -> None:
     for i, h in enumerate(heads):
         if not isinstance(h, NDArray):
-            raise MXNetError(f"backward: head {i} is a {type(h).__name__}, not an NDArray")
+            raise MXNetError(f"backward: head {i} is a {type(h).__name__}, "
+                             "not an NDArray")
         if h._ag is NO_GRAD:
             raise MXNetError(
                 f"backward: head {i} (shape {h.shape}) was computed inside "
                 "autograd.record(), but none of the arrays it depends on had "
                 "attach_grad(), so there is nothing to differentiate. Call "
-                "x.attach_grad() on the inputs you want gradients for, before record().")
+                "x.attach_grad() on the inputs you want gradients for, before "
+                "record().")
         if h._ag is None:
             raise MXNetError(
-                f"backward: head {i} (shape {h.shape}) is not part of a recorded graph: "
-                "it was computed outside autograd.record(). Compute it inside "
-                "`with autograd.record():` (and call attach_grad() on the inputs first).")
+                f"backward: head {i} (shape {h.shape}) is not part of a recorded "
+                "graph: it was computed outside autograd.record(). Compute it inside "
+                "`with autograd.record():` (and call attach_grad() on the inputs "
+                "first).")
         if type(h._ag) is Node and h._ag.released:
             raise _released_error()
 
@@ -242,8 +248,8 @@ def _head_grads(heads: list, head_grads) -> list:
             raise MXNetError(f"backward: the head gradient has shape {g.shape} but its "
                              f"head has shape {h.shape}; they must match exactly")
         if g.context is not h.context:
-            raise MXNetError(f"backward: the head gradient is on {g.context} but its head "
-                             f"is on {h.context}")
+            raise MXNetError(f"backward: the head gradient is on {g.context} but its "
+                             f"head is on {h.context}")
         out.append(g._data)
     return out
 
@@ -260,7 +266,7 @@ def backward(heads, head_grads=None, retain_graph: bool = False,
 
 def grad(heads, variables, head_grads=None, retain_graph: 'bool | None' = None,
          create_graph: bool = False, train_mode: bool = True) -> list:
-    """Gradients of `heads` w.r.t. `variables` (leaves), returned as a list of new arrays."""
+    """Gradients of `heads` w.r.t. `variables` (leaves), as a list of new arrays."""
     if create_graph:
         raise MXNetError("grad: create_graph=True (higher-order gradients) is not "
                          "supported by minimx")
@@ -274,7 +280,8 @@ def grad(heads, variables, head_grads=None, retain_graph: 'bool | None' = None,
     _check_heads(heads)
     capture = {v._ag: None for v in variables}
     with _scope(False, train_mode):
-        _run_backward(heads, _head_grads(heads, head_grads), bool(retain_graph), capture)
+        _run_backward(heads, _head_grads(heads, head_grads), bool(retain_graph),
+                      capture)
     results = []
     for v in variables:
         g = capture[v._ag]

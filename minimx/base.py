@@ -8,11 +8,11 @@ __all__ = ['MXNetError', 'add_to_class']
 
 
 class MXNetError(Exception):
-    """The error minimx raises for misuse of an operator or object (as `mx.base.MXNetError`)."""
+    """Raised when an operator or object is misused (as `mx.base.MXNetError`)."""
 
 
 def add_to_class(cls: type) -> Callable:
-    """Decorator: attach the decorated function (or property) to `cls` under its name."""
+    """Decorator: attach the decorated function (or property) to `cls` by its name."""
     def attach(fn: Callable) -> Callable:
         name = fn.fget.__name__ if isinstance(fn, property) else fn.__name__
         setattr(cls, name, fn)

@@ -18,21 +18,13 @@ __all__ = [
 ]
 
 
-def _import_cupy() -> ModuleType | None:
-    """Return the `cupy` module, or None when it is not installed (it is optional)."""
-    try:
-        import cupy
-    except ImportError:
-        return None
-    return cupy
-
-
 class Context:
-    """A device on which arrays live: `Context('cpu', 0)` is `cpu(0)` (as `mx.Context`)."""
+    """A device on which arrays live: `Context('cpu', 0)` is `cpu(0)` (`mx.Context`)."""
 
     _interned: dict = {}
 
-    def __new__(cls, device_type: 'str | Context' = 'cpu', device_id: int = 0) -> 'Context':
+    def __new__(cls, device_type: 'str | Context' = 'cpu',
+                device_id: int = 0) -> 'Context':
         if isinstance(device_type, Context):
             return device_type
         key = (device_type, int(device_id))
@@ -74,6 +66,15 @@ class Context:
         _default.stack.pop()
 
 
+def _import_cupy() -> ModuleType | None:
+    """Return the `cupy` module, or None when it is not installed (it is optional)."""
+    try:
+        import cupy
+    except ImportError:
+        return None
+    return cupy
+
+
 def num_gpus() -> int:
     """Number of CUDA devices CuPy can see (0 without CuPy or without a driver)."""
     cupy = _import_cupy()
@@ -89,8 +90,9 @@ def _check_gpu(device_id: int) -> None:
     if _import_cupy() is None:
         raise MXNetError(
             f"gpu({device_id}): CuPy is not installed, so minimx cannot use a GPU. "
-            "Install the CuPy wheel matching your CUDA (e.g. `pip install cupy-cuda12x`, "
-            "or `pip install minimx[gpu]`), or use mx.cpu() instead.")
+            "Install the CuPy wheel matching your CUDA (e.g. "
+            "`pip install cupy-cuda12x`, or `pip install minimx[gpu]`), or use "
+            "mx.cpu() instead.")
     count = num_gpus()
     if device_id >= count:
         raise MXNetError(

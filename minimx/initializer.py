@@ -2,15 +2,15 @@
 # Do not edit it: edit the notebook(s) and run `make tangle`.
 """Initializers (`mx.init`): what fills a parameter's array when it is created."""
 
-import numpy as np
 from minimx.base import MXNetError
+from minimx.ndarray.ndarray import NDArray
 from minimx.context import cpu
 from minimx.ndarray import random as _random
-from minimx.ndarray.ndarray import NDArray
+import numpy as np
 
 __all__ = [
-    'register',
     'Initializer',
+    'register',
     'Zero',
     'One',
     'Constant',
@@ -20,14 +20,6 @@ __all__ = [
     'MSRAPrelu',
     'create',
 ]
-
-_REGISTRY: dict = {}
-
-
-def register(cls: type) -> type:
-    """Make an initializer class available by its lower-case name: `create('xavier')`."""
-    _REGISTRY[cls.__name__.lower()] = cls
-    return cls
 
 
 class Initializer:
@@ -57,8 +49,8 @@ class Initializer:
         else:
             raise MXNetError(
                 f"{self!r}: does not know how to initialize {name!r}: names ending in "
-                "'weight', 'bias', 'gamma', 'beta', 'running_mean' or 'running_var' have "
-                "a default. Give the parameter its own initializer, e.g. "
+                "'weight', 'bias', 'gamma', 'beta', 'running_mean' or 'running_var' "
+                "have a default. Give the parameter its own initializer, e.g. "
                 "Parameter(..., init=mx.init.Normal()) or init='zeros'.")
 
     def _init_weight(self, name: str, arr: NDArray) -> None:
@@ -69,9 +61,18 @@ class Initializer:
         return f'{type(self).__name__}({args})'
 
     def dumps(self) -> str:
-        """The initializer as MXNet's JSON string, e.g. '["xavier", {"magnitude": 3}]'."""
+        """The initializer as MXNet's JSON string: '["xavier", {"magnitude": 3}]'."""
         import json
         return json.dumps([type(self).__name__.lower(), self._kwargs])
+
+
+_REGISTRY: dict = {}
+
+
+def register(cls: type) -> type:
+    """Make an initializer class available by its name: `create('xavier')`."""
+    _REGISTRY[cls.__name__.lower()] = cls
+    return cls
 
 
 def _fill(arr: NDArray, value: float) -> None:
@@ -111,6 +112,9 @@ class Constant(Initializer):
         _fill(arr, self.value)
 
 
+_REGISTRY['zeros'], _REGISTRY['ones'] = Zero, One
+
+
 @register
 class Uniform(Initializer):
     """Draw from U[-scale, scale] (as `mx.init.Uniform`)."""
@@ -120,7 +124,8 @@ class Uniform(Initializer):
         self.scale = scale
 
     def _init_weight(self, name, arr):
-        _write(arr, _random.uniform(-self.scale, self.scale, arr.shape, arr.dtype, cpu(0)))
+        values = _random.uniform(-self.scale, self.scale, arr.shape, arr.dtype, cpu(0))
+        _write(arr, values)
 
 
 @register
@@ -135,9 +140,6 @@ class Normal(Initializer):
         _write(arr, _random.normal(0.0, self.sigma, arr.shape, arr.dtype, cpu(0)))
 
 
-_REGISTRY['zeros'], _REGISTRY['ones'] = Zero, One
-
-
 @register
 class Xavier(Initializer):
     """Glorot's scaled initializer (as `mx.init.Xavier`).
@@ -147,7 +149,8 @@ class Xavier(Initializer):
 
     def __init__(self, rnd_type: str = 'uniform', factor_type: str = 'avg',
                  magnitude: float = 3) -> None:
-        super().__init__(rnd_type=rnd_type, factor_type=factor_type, magnitude=magnitude)
+        super().__init__(rnd_type=rnd_type, factor_type=factor_type,
+                         magnitude=magnitude)
         if rnd_type not in ('uniform', 'gaussian'):
             raise MXNetError(f"Xavier: rnd_type must be 'uniform' or 'gaussian', got "
                              f"{rnd_type!r}")
@@ -161,9 +164,10 @@ class Xavier(Initializer):
         shape = arr.shape
         if len(shape) < 2:
             raise MXNetError(
-                f"{type(self).__name__} initializer cannot be applied to {name!r} of shape "
-                f"{shape}: it needs at least 2 dimensions to compute fan-in and fan-out. "
-                "Give the parameter its own initializer, e.g. bias_initializer='zeros'.")
+                f"{type(self).__name__} initializer cannot be applied to {name!r} of "
+                f"shape {shape}: it needs at least 2 dimensions to compute fan-in and "
+                "fan-out. Give the parameter its own initializer, e.g. "
+                "bias_initializer='zeros'.")
         receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
         fan_in, fan_out = shape[1] * receptive, shape[0] * receptive
         factor = {'avg': (fan_in + fan_out) / 2.0, 'in': fan_in, 'out': fan_out}
@@ -185,7 +189,7 @@ class MSRAPrelu(Xavier):
 
 
 def create(init: 'Initializer | str') -> Initializer:
-    """An initializer from an object (returned as is) or a name like 'xavier' or 'zeros'."""
+    """An initializer from an object (returned as is) or a name: 'xavier', 'zeros'."""
     if isinstance(init, Initializer):
         return init
     if isinstance(init, str) and init.lower() in _REGISTRY:

@@ -22,7 +22,8 @@ def _sum_on(values: list, ctx) -> NDArray:
 
 
 class KVStore:
-    """A key-value store: `init`, `push` (sum), `pull`, `pushpull` (as `mx.kv.KVStore`)."""
+    """A key-value store: `init`, `push` (sum), `pull`, `pushpull` (as
+    `mx.kv.KVStore`)."""
 
     def __init__(self, kind: str = 'local') -> None:
         self.type, self.rank, self.num_workers = kind, 0, 1
@@ -42,7 +43,8 @@ class KVStore:
             else:
                 stored._data[...] = total._data
 
-    def pull(self, key, out=None, priority: int = 0, ignore_sparse: bool = True) -> None:
+    def pull(self, key, out=None, priority: int = 0,
+             ignore_sparse: bool = True) -> None:
         for k, outs in _pairs(key, out, grouped=True):
             stored = self._stored(k)
             for o in outs:
@@ -54,7 +56,8 @@ class KVStore:
         self.pull(key, value if out is None else out, priority)
 
     def set_optimizer(self, optimizer) -> None:
-        """Update stored values with `optimizer` on push (the store keeps the states)."""
+        """Update stored values with `optimizer` on push (the store keeps the
+        states)."""
         states: dict = {}
 
         def updater(key, grad, weight):
@@ -74,10 +77,12 @@ class KVStore:
 
 
 def _pairs(key, value, grouped: bool = False) -> list:
-    """[(key, value)] pairs; with `grouped`, each value is a list of per-device arrays."""
+    """[(key, value)] pairs; with `grouped`, each value is a list of per-device
+    arrays."""
     if isinstance(key, (list, tuple)):
         if not isinstance(value, (list, tuple)) or len(value) != len(key):
-            raise MXNetError(f"kvstore: {len(key)} keys need a list of {len(key)} values")
+            raise MXNetError(f"kvstore: {len(key)} keys need a list of "
+                             f"{len(key)} values")
         pairs = list(zip(key, value))
     else:
         pairs = [(key, value)]

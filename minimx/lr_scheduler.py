@@ -14,18 +14,20 @@ __all__ = [
 
 
 class LRScheduler:
-    """Base: the learning rate as a function of the update count, with optional warm-up."""
+    """Base: the learning rate as a function of the update count, with an optional
+    warm-up."""
 
     def __init__(self, base_lr: float = 0.01, warmup_steps: int = 0,
                  warmup_begin_lr: float = 0.0, warmup_mode: str = 'linear') -> None:
         if warmup_mode not in ('linear', 'constant'):
-            raise MXNetError(f"LRScheduler: warmup_mode must be 'linear' or 'constant', "
-                             f"got {warmup_mode!r}")
+            raise MXNetError("LRScheduler: warmup_mode must be 'linear' or "
+                             f"'constant', got {warmup_mode!r}")
         if warmup_steps < 0:
-            raise MXNetError(f"LRScheduler: warmup_steps must be >= 0, got {warmup_steps}")
+            raise MXNetError("LRScheduler: warmup_steps must be >= 0, "
+                             f"got {warmup_steps}")
         if warmup_begin_lr > base_lr:
-            raise MXNetError(f"LRScheduler: warmup_begin_lr ({warmup_begin_lr}) must not "
-                             f"exceed base_lr ({base_lr})")
+            raise MXNetError(f"LRScheduler: warmup_begin_lr ({warmup_begin_lr}) must "
+                             f"not exceed base_lr ({base_lr})")
         self.base_lr, self.warmup_steps = base_lr, warmup_steps
         self.warmup_begin_lr, self.warmup_mode = warmup_begin_lr, warmup_mode
         self.warmup_final_lr = base_lr
@@ -41,7 +43,8 @@ class LRScheduler:
 
 
 class FactorScheduler(LRScheduler):
-    """Multiply the rate by `factor` every `step` updates, never below `stop_factor_lr`."""
+    """Multiply the rate by `factor` every `step` updates, never below
+    `stop_factor_lr`."""
 
     def __init__(self, step: int, factor: float = 1.0, stop_factor_lr: float = 1e-8,
                  base_lr: float = 0.01, **warmup) -> None:
@@ -50,7 +53,8 @@ class FactorScheduler(LRScheduler):
             raise MXNetError(f"FactorScheduler: step must be at least 1, got {step}")
         if factor > 1:
             raise MXNetError(f"FactorScheduler: factor must be at most 1, got {factor}")
-        self.step, self.factor, self.stop_factor_lr, self.count = step, factor, stop_factor_lr, 0
+        self.step, self.factor, self.stop_factor_lr, self.count = \
+            step, factor, stop_factor_lr, 0
 
     def __call__(self, num_update: int) -> float:
         if num_update < self.warmup_steps:
@@ -62,7 +66,8 @@ class FactorScheduler(LRScheduler):
 
 
 class MultiFactorScheduler(LRScheduler):
-    """Multiply the rate by `factor` when the update count passes each value of `step`."""
+    """Multiply the rate by `factor` each time the update count passes a value of
+    `step`."""
 
     def __init__(self, step: list, factor: float = 1.0, base_lr: float = 0.01,
                  **warmup) -> None:
@@ -71,13 +76,15 @@ class MultiFactorScheduler(LRScheduler):
             raise MXNetError(f"MultiFactorScheduler: step must be increasing positive "
                              f"update counts, got {step}")
         if factor > 1:
-            raise MXNetError(f"MultiFactorScheduler: factor must be at most 1, got {factor}")
+            raise MXNetError("MultiFactorScheduler: factor must be at most 1, "
+                             f"got {factor}")
         self.step, self.factor, self.cur_step_ind, self.count = list(step), factor, 0, 0
 
     def __call__(self, num_update: int) -> float:
         if num_update < self.warmup_steps:
             return self.get_warmup_lr(num_update)
-        while self.cur_step_ind < len(self.step) and num_update > self.step[self.cur_step_ind]:
+        while self.cur_step_ind < len(self.step) and \
+                num_update > self.step[self.cur_step_ind]:
             self.count = self.step[self.cur_step_ind]
             self.cur_step_ind += 1
             self.base_lr *= self.factor
@@ -93,13 +100,15 @@ class CosineScheduler(LRScheduler):
         if max_update <= self.warmup_steps:
             raise MXNetError(f"CosineScheduler: max_update ({max_update}) must exceed "
                              f"warmup_steps ({self.warmup_steps})")
-        self.max_update, self.final_lr, self.base_lr_orig = max_update, final_lr, base_lr
+        self.max_update, self.final_lr, self.base_lr_orig = \
+            max_update, final_lr, base_lr
 
     def __call__(self, num_update: int) -> float:
         if num_update < self.warmup_steps:
             return self.get_warmup_lr(num_update)
         if num_update <= self.max_update:
-            progress = (num_update - self.warmup_steps) / (self.max_update - self.warmup_steps)
+            progress = (num_update - self.warmup_steps) / \
+                (self.max_update - self.warmup_steps)
             self.base_lr = self.final_lr + (self.base_lr_orig - self.final_lr) * \
                 (1 + math.cos(math.pi * progress)) / 2
         return self.base_lr

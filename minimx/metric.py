@@ -26,8 +26,8 @@ _METRICS: dict = {}
 
 
 def register(*aliases: str) -> Callable:
-    """Class decorator: make a metric creatable by `create(name)` (its lowercase class name
-    and the `aliases`), as `mx.metric.register` with `mx.metric.alias`."""
+    """Class decorator: make a metric creatable by `create(name)` (its lowercase
+    class name and the `aliases`), as `mx.metric.register` with `mx.metric.alias`."""
     def add(cls: type) -> type:
         for name in (cls.__name__.lower(),) + aliases:
             _METRICS[name] = cls
@@ -48,8 +48,8 @@ def _class_rows(metric: 'EvalMetric', label, pred, what: str) -> tuple:
     """Labels as int64 class indices, and `pred` checked to be (batch, classes)."""
     label, pred = _host(label).ravel().astype(np.int64), _host(pred)
     if pred.ndim != 2 or pred.shape[0] != label.size:
-        raise ValueError(f"{metric.name}: expected {what} of shape (batch, classes) with "
-                         f"batch = {label.size} labels, got {pred.shape}")
+        raise ValueError(f"{metric.name}: expected {what} of shape (batch, classes) "
+                         f"with batch = {label.size} labels, got {pred.shape}")
     return label, pred
 
 
@@ -60,13 +60,13 @@ def check_label_shapes(labels, preds, wrap: bool = False, shape: bool = False):
     """
     if shape:
         if labels.shape != preds.shape:
-            raise ValueError(f"Shape of labels {tuple(labels.shape)} does not match shape of "
-                             f"predictions {tuple(preds.shape)}")
+            raise ValueError(f"Shape of labels {tuple(labels.shape)} does not match "
+                             f"shape of predictions {tuple(preds.shape)}")
     elif wrap:
         labels, preds = _as_list(labels), _as_list(preds)
         if len(labels) != len(preds):
-            raise ValueError(f"Got {len(labels)} label arrays but {len(preds)} prediction "
-                             "arrays; pass one of each per device")
+            raise ValueError(f"Got {len(labels)} label arrays but {len(preds)} "
+                             "prediction arrays; pass one of each per device")
     elif len(labels) != len(preds):
         raise ValueError(f"Shape of labels {len(labels)} does not match shape of "
                          f"predictions {len(preds)}")
@@ -74,9 +74,13 @@ def check_label_shapes(labels, preds, wrap: bool = False, shape: bool = False):
 
 
 class EvalMetric:
-    """Base class of metrics (as `mx.metric.EvalMetric`): `value = sum_metric / num_inst`."""
+    """Base class of metrics (as `mx.metric.EvalMetric`).
 
-    def __init__(self, name: str, output_names=None, label_names=None, **kwargs) -> None:
+    The value is a running average, `sum_metric / num_inst`.
+    """
+
+    def __init__(self, name: str, output_names=None, label_names=None,
+                 **kwargs) -> None:
         self.name = str(name)
         self.output_names = output_names
         self.label_names = label_names
@@ -110,11 +114,13 @@ class EvalMetric:
 
 @register('acc')
 class Accuracy(EvalMetric):
-    """Fraction of correct predictions (as `mx.metric.Accuracy`); preds are scores or classes."""
+    """Fraction of correct predictions (as `mx.metric.Accuracy`); `preds` are class
+    scores or classes."""
 
     def __init__(self, axis: int = 1, name: str = 'accuracy', output_names=None,
                  label_names=None) -> None:
-        super().__init__(name, axis=axis, output_names=output_names, label_names=label_names)
+        super().__init__(name, axis=axis, output_names=output_names,
+                         label_names=label_names)
         self.axis = axis
 
     def update(self, labels, preds) -> None:
@@ -125,23 +131,26 @@ class Accuracy(EvalMetric):
             if pred.shape != label.shape:
                 pred = pred.argmax(axis=self.axis)
             if pred.size != label.size:
-                raise ValueError(f"{self.name}: labels of shape {label.shape} do not match "
-                                 f"predictions of shape {scores_shape} ({pred.size} predicted "
-                                 f"classes after argmax over axis {self.axis})")
-            correct = (pred.astype(np.int32).ravel() == label.astype(np.int32).ravel()).sum()
+                raise ValueError(f"{self.name}: labels of shape {label.shape} do not "
+                                 f"match predictions of shape {scores_shape} "
+                                 f"({pred.size} predicted classes after argmax over "
+                                 f"axis {self.axis})")
+            correct = (pred.astype(np.int32).ravel() ==
+                       label.astype(np.int32).ravel()).sum()
             self.sum_metric += int(correct)
             self.num_inst += label.size
 
 
 @register('top_k_accuracy', 'top_k_acc')
 class TopKAccuracy(EvalMetric):
-    """Fraction of samples whose label is among the `top_k` highest scores (as MXNet's)."""
+    """Fraction of samples whose label is among the `top_k` highest scores (as
+    MXNet's)."""
 
     def __init__(self, top_k: int = 1, name: str = 'top_k_accuracy', output_names=None,
                  label_names=None) -> None:
         if top_k <= 1:
-            raise ValueError(f"TopKAccuracy: top_k must be greater than 1 (got {top_k}); "
-                             "use Accuracy for top-1 accuracy")
+            raise ValueError("TopKAccuracy: top_k must be greater than 1 "
+                             f"(got {top_k}); use Accuracy for top-1 accuracy")
         super().__init__(f'{name}_{top_k}', top_k=top_k, output_names=output_names,
                          label_names=label_names)
         self.top_k = top_k
@@ -160,9 +169,10 @@ class TopKAccuracy(EvalMetric):
 class CrossEntropy(EvalMetric):
     """Mean of -log(p[label]) over samples; preds are probabilities (as MXNet's)."""
 
-    def __init__(self, eps: float = 1e-12, name: str = 'cross-entropy', output_names=None,
-                 label_names=None) -> None:
-        super().__init__(name, eps=eps, output_names=output_names, label_names=label_names)
+    def __init__(self, eps: float = 1e-12, name: str = 'cross-entropy',
+                 output_names=None, label_names=None) -> None:
+        super().__init__(name, eps=eps, output_names=output_names,
+                         label_names=label_names)
         self.eps = eps
 
     def update(self, labels, preds) -> None:
@@ -176,7 +186,8 @@ class CrossEntropy(EvalMetric):
 
 @register()
 class Loss(EvalMetric):
-    """Average of the given loss values over all their elements (as `mx.metric.Loss`)."""
+    """Average of the given loss values over all their elements (as
+    `mx.metric.Loss`)."""
 
     def __init__(self, name: str = 'loss', output_names=None, label_names=None) -> None:
         super().__init__(name, output_names=output_names, label_names=label_names)
@@ -189,7 +200,8 @@ class Loss(EvalMetric):
 
 
 class _BatchError(EvalMetric):
-    """Shared by MAE, MSE, RMSE: one value per batch, each batch counts once (MXNet 1.x)."""
+    """Shared by MAE, MSE, RMSE: one value per batch, each batch counts once (as
+    MXNet 1.x)."""
 
     def update(self, labels, preds) -> None:
         labels, preds = check_label_shapes(labels, preds, wrap=True)
@@ -198,8 +210,8 @@ class _BatchError(EvalMetric):
             label = label.reshape(len(label), 1) if label.ndim == 1 else label
             pred = pred.reshape(len(pred), 1) if pred.ndim == 1 else pred
             if label.shape != pred.shape:
-                raise ValueError(f"{self.name}: labels of shape {label.shape} do not match "
-                                 f"predictions of shape {pred.shape}")
+                raise ValueError(f"{self.name}: labels of shape {label.shape} do not "
+                                 f"match predictions of shape {pred.shape}")
             self.sum_metric += float(self._batch_value(label.astype(np.float64) - pred))
             self.num_inst += 1
 
@@ -228,7 +240,8 @@ class MSE(_BatchError):
 
 @register()
 class RMSE(_BatchError):
-    """Root mean squared error of each batch, averaged over batches (as `mx.metric.RMSE`)."""
+    """Root mean squared error of each batch, averaged over batches (as
+    `mx.metric.RMSE`)."""
 
     def __init__(self, name: str = 'rmse', output_names=None, label_names=None) -> None:
         super().__init__(name, output_names=output_names, label_names=label_names)
@@ -272,11 +285,12 @@ class CompositeEvalMetric(EvalMetric):
 
 @register()
 class CustomMetric(EvalMetric):
-    """A metric from `feval(label, pred)` on NumPy arrays, returning a value per batch or
-    `(sum_metric, num_inst)` (as `mx.metric.CustomMetric`)."""
+    """A metric from `feval(label, pred)` on NumPy arrays, returning a value per batch
+    or `(sum_metric, num_inst)` (as `mx.metric.CustomMetric`)."""
 
-    def __init__(self, feval: Callable, name: str | None = None, allow_extra_outputs: bool = False,
-                 output_names=None, label_names=None) -> None:
+    def __init__(self, feval: Callable, name: str | None = None,
+                 allow_extra_outputs: bool = False, output_names=None,
+                 label_names=None) -> None:
         if name is None:
             name = feval.__name__
             if '<' in name:

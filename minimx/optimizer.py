@@ -11,7 +11,8 @@ __all__ = ['Optimizer', 'SGD', 'NAG', 'AdaGrad', 'RMSProp', 'Adam', 'create']
 
 
 class Optimizer:
-    """Base class: gradient preprocessing, per-parameter lr/wd multipliers, update counts."""
+    """Base class: gradient preprocessing, per-parameter lr and wd multipliers, and
+    update counts."""
 
     def __init__(self, learning_rate: float = 0.01, wd: float = 0.0,
                  rescale_grad: float = 1.0, clip_gradient: float | None = None,
@@ -36,12 +37,6 @@ class Optimizer:
             return self.lr_scheduler(self.num_update)
         return self.lr
 
-    def set_learning_rate(self, lr: float) -> None:
-        if self.lr_scheduler is not None:
-            raise MXNetError("set_learning_rate: this optimizer has an lr_scheduler, which "
-                             "decides the learning rate; change the scheduler instead")
-        self.lr = lr
-
     def create_state(self, index, weight: NDArray):
         """The state of one parameter (None for stateless optimizers)."""
         return None
@@ -49,8 +44,16 @@ class Optimizer:
     def update(self, index, weight: NDArray, grad: NDArray, state) -> None:
         raise NotImplementedError
 
+    def set_learning_rate(self, lr: float) -> None:
+        if self.lr_scheduler is not None:
+            raise MXNetError("set_learning_rate: this optimizer has an lr_scheduler, "
+                             "which decides the learning rate; change the scheduler "
+                             "instead")
+        self.lr = lr
+
     def __repr__(self) -> str:
-        return f'{type(self).__name__}(learning_rate={self.learning_rate}, wd={self.wd})'
+        return (f'{type(self).__name__}(learning_rate={self.learning_rate}, '
+                f'wd={self.wd})')
 
     def _update_count(self, index) -> int:
         count = self._counts.get(index, self.begin_num_update) + 1
@@ -66,20 +69,22 @@ class Optimizer:
         param = self.param_dict.get(index)
         return self.wd * (param.wd_mult if param is not None else 1.0)
 
-    def _prepare(self, weight: NDArray, grad: NDArray, wd: float, clip_after_wd: bool = False):
-        """Check the weight may be written; return (xp, weight data, preprocessed gradient).
+    def _prepare(self, weight: NDArray, grad: NDArray, wd: float,
+                 clip_after_wd: bool = False):
+        """Check the weight may be written; return (xp, weight data, gradient, scale).
 
-        The gradient comes back scaled by `rescale_grad`, clipped, plus `wd * weight` (MXNet's
-        Adam and RMSProp clip *after* adding the weight decay: `clip_after_wd`). When no
-        clipping or weight decay applies, the scaling is left to the caller (the returned
-        scale) so that the update allocates one temporary array instead of two.
+        The gradient comes back scaled by `rescale_grad`, clipped, plus `wd * weight`
+        (MXNet's Adam and RMSProp clip *after* adding the weight decay: `clip_after_wd`).
+        When no clipping or weight decay applies, the scaling is left to the caller (the
+        returned scale) so that the update allocates one temporary array instead of two.
         """
         if pinned(weight._data):
             raise MXNetError(
                 f"{type(self).__name__}.update: a recorded graph still needs this weight "
                 f"(shape {weight.shape}) for its backward pass, e.g. one kept with "
-                "retain_graph=True; updating it in place would corrupt those gradients. Call "
-                "backward without retain_graph, or delete the graph's outputs, before stepping.")
+                "retain_graph=True; updating it in place would corrupt those gradients. "
+                "Call backward without retain_graph, or delete the graph's outputs, before "
+                "stepping.")
         xp, w, g = weight._ctx.xp, weight._data, grad._data
         if self.clip_gradient is None and not wd:
             return xp, w, g, self.rescale_grad
@@ -96,7 +101,8 @@ class Optimizer:
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum (as `mx.optimizer.SGD`)."""
 
-    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, **kwargs) -> None:
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0,
+                 **kwargs) -> None:
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.momentum = momentum
 
@@ -140,7 +146,8 @@ def _zeros_like(weight: NDArray) -> NDArray:
 class AdaGrad(Optimizer):
     """AdaGrad (as `mx.optimizer.AdaGrad`)."""
 
-    def __init__(self, learning_rate: float = 0.01, eps: float = 1e-7, **kwargs) -> None:
+    def __init__(self, learning_rate: float = 0.01, eps: float = 1e-7,
+                 **kwargs) -> None:
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.eps = eps
 
@@ -150,7 +157,8 @@ class AdaGrad(Optimizer):
     def update(self, index, weight: NDArray, grad: NDArray, state) -> None:
         self._update_count(index)
         lr, wd = self._get_lr(index), self._get_wd(index)
-        xp, w, g, scale = self._prepare(weight, grad, 0.0)   # wd is applied outside the ratio
+        # wd is applied outside the ratio
+        xp, w, g, scale = self._prepare(weight, grad, 0.0)
         g = g * scale if scale != 1 else g
         history = state._data
         history += g * g
@@ -171,7 +179,8 @@ class RMSProp(Optimizer):
     def update(self, index, weight: NDArray, grad: NDArray, state) -> None:
         self._update_count(index)
         lr = self._get_lr(index)
-        xp, w, g, scale = self._prepare(weight, grad, self._get_wd(index), clip_after_wd=True)
+        xp, w, g, scale = self._prepare(weight, grad, self._get_wd(index),
+                                        clip_after_wd=True)
         g = g * scale if scale != 1 else g
         n = state._data
         n *= self.gamma1
@@ -192,8 +201,10 @@ class Adam(Optimizer):
 
     def update(self, index, weight: NDArray, grad: NDArray, state) -> None:
         t = self._update_count(index)
-        lr = self._get_lr(index) * math.sqrt(1 - self.beta2 ** t) / (1 - self.beta1 ** t)
-        xp, w, g, scale = self._prepare(weight, grad, self._get_wd(index), clip_after_wd=True)
+        lr = self._get_lr(index) * math.sqrt(1 - self.beta2 ** t) / \
+            (1 - self.beta1 ** t)
+        xp, w, g, scale = self._prepare(weight, grad, self._get_wd(index),
+                                        clip_after_wd=True)
         g = g * scale if scale != 1 else g
         mean, var = state[0]._data, state[1]._data
         mean *= self.beta1
@@ -203,7 +214,8 @@ class Adam(Optimizer):
         w -= lr * mean / (xp.sqrt(var) + self.epsilon)
 
 
-_REGISTRY = {'sgd': SGD, 'nag': NAG, 'adagrad': AdaGrad, 'rmsprop': RMSProp, 'adam': Adam}
+_REGISTRY = {'sgd': SGD, 'nag': NAG, 'adagrad': AdaGrad, 'rmsprop': RMSProp,
+             'adam': Adam}
 
 
 def create(name: 'str | Optimizer', **kwargs) -> Optimizer:

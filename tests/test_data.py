@@ -1,9 +1,11 @@
-"""Tests of gluon.data (Chapter 5): datasets, samplers, DataLoader, transforms, vision data sets."""
+"""Tests of gluon.data (Chapter 6, Data): datasets, samplers, DataLoader, transforms, vision
+data sets."""
 
 from __future__ import annotations
 
 import gzip
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -337,6 +339,92 @@ def test_to_tensor_image_and_batch():
     np.testing.assert_allclose(out.asnumpy(), batch.transpose(0, 3, 1, 2) / 255.0, rtol=1e-6)
     with pytest.raises(MXNetError, match=r"\(5, 4\)"):
         transforms.ToTensor()(nd.ones((5, 4)))
+
+
+def _to_tensor_caught(x):
+    """ToTensor()(x) and the warnings it gave (all of them, even repeated ones)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        out = transforms.ToTensor()(x)
+    return out, caught
+
+
+def test_to_tensor_float_hwc_is_divided_by_255_like_mxnet():
+    # MXNet 1.9.1: ToTensor on a float32 (2, 3, 4) HWC array gives (4, 2, 3) / 255, exactly
+    # as on uint8; values above 1 are pixel values, so no warning.
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4) * 10
+    out, caught = _to_tensor_caught(nd.array(x))
+    assert out.shape == (4, 2, 3) and out.dtype == np.float32
+    np.testing.assert_allclose(out.asnumpy(), x.transpose(2, 0, 1) / 255, rtol=1e-6)
+    same, _ = _to_tensor_caught(nd.array(x.astype(np.uint8), dtype='uint8'))
+    np.testing.assert_allclose(out.asnumpy(), same.asnumpy(), rtol=1e-6)
+    assert caught == []
+
+
+@pytest.mark.parametrize("x", [
+    np.random.default_rng(0).integers(0, 256, size=(5, 4, 3), dtype=np.uint8),   # RGB
+    np.zeros((3, 3, 1), dtype=np.uint8),          # height 3, grey: HWC, not CHW
+    np.zeros((2, 28, 28, 1), dtype=np.uint8),     # a batch of grey images
+    np.zeros((8, 8, 1), dtype=np.float32),        # black float image: nothing to say
+    np.full((8, 8, 3), 255.0, dtype=np.float64),  # float pixels in [0, 255]
+])
+def test_to_tensor_valid_input_gives_no_warning(x):
+    out, caught = _to_tensor_caught(x)
+    assert [str(w.message) for w in caught] == []
+    axes = (2, 0, 1) if x.ndim == 3 else (0, 3, 1, 2)
+    np.testing.assert_allclose(out.asnumpy(), x.transpose(axes) / 255.0, rtol=1e-6)
+
+
+def test_to_tensor_channel_first_float_warns_and_keeps_mxnets_result():
+    # MXNet 1.9.1: a (1, 8, 8) float32 image of 0.5 gives (8, 1, 8) of 0.5 / 255, silently.
+    x = np.full((1, 8, 8), 0.5, dtype=np.float32)
+    out, caught = _to_tensor_caught(nd.array(x))
+    assert out.shape == (8, 1, 8)
+    np.testing.assert_allclose(out.asnumpy(), np.full((8, 1, 8), 0.5 / 255), rtol=1e-6)
+    assert len(caught) == 1 and caught[0].category is UserWarning
+    message = str(caught[0].message)
+    for part in ["ToTensor", "(1, 8, 8)", "channel-first (C, H, W)", "already in [0, 1]",
+                 "(8, 1, 8)", "divided by 255 a second time", "drop ToTensor"]:
+        assert part in message, part
+    assert caught[0].filename == __file__      # points at the caller's line
+
+
+def test_to_tensor_channel_first_uint8_warns_with_the_transpose():
+    out, caught = _to_tensor_caught(nd.zeros((3, 32, 32), dtype='uint8'))
+    assert out.shape == (32, 3, 32)
+    (warning,) = caught
+    message = str(warning.message)
+    assert "(3, 32, 32)" in message and "x.transpose((1, 2, 0))" in message
+    assert "second time" not in message
+
+
+def test_to_tensor_channel_first_batch_warns():
+    x = np.random.default_rng(2).random((4, 1, 8, 8)).astype(np.float32)
+    out, caught = _to_tensor_caught(nd.array(x))
+    assert out.shape == (4, 8, 1, 8)           # MXNet's result: NHWC -> NCHW regardless
+    np.testing.assert_allclose(out.asnumpy(), x.transpose(0, 3, 1, 2) / 255, rtol=1e-6)
+    (warning,) = caught
+    assert "(4, 1, 8, 8)" in str(warning.message)
+    assert "(N, C, H, W)" in str(warning.message)
+
+
+def test_to_tensor_float_already_scaled_hwc_warns():
+    x = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8, 1)
+    out, caught = _to_tensor_caught(x)
+    assert out.shape == (1, 8, 8)
+    np.testing.assert_allclose(out.asnumpy(), x.transpose(2, 0, 1) / 255, rtol=1e-6)
+    (warning,) = caught
+    message = str(warning.message)
+    assert "already in [0, 1]" in message and "x.transpose((2, 0, 1))" in message
+    assert "channel-first" not in message
+
+
+def test_to_tensor_on_digits_samples_warns():
+    pytest.importorskip('sklearn')
+    ds = Digits(train=False).transform_first(transforms.ToTensor())
+    with pytest.warns(UserWarning, match=r"ToTensor: the input of shape \(1, 8, 8\)"):
+        image, _ = ds[0]
+    assert image.shape == (8, 1, 8)
 
 
 def test_normalize_per_channel_and_scalar():

@@ -1,4 +1,4 @@
-"""Chapter 1: the NDArray, its operators, random sampling and errors (against NumPy)."""
+"""Chapter 2, NDArray and contexts: the NDArray, its operators, sampling, errors."""
 
 import operator
 
@@ -674,6 +674,65 @@ def test_random_ranges_and_dtypes():
         assert nd.random.uniform(shape=2).context is mx.cpu(2)
 
 
+# ----------------------------------------------------------------- NumPy and matplotlib
+
+def test_numpy_asarray_gives_a_host_copy():
+    x = A([[1, 2], [3, 4]])
+    values = np.asarray(x)
+    assert type(values) is np.ndarray and values.dtype == np.float32
+    assert_array_equal(values, [[1, 2], [3, 4]])
+    values[0, 0] = 100                               # a copy: x is unchanged
+    assert_array_equal(x.asnumpy(), [[1, 2], [3, 4]])
+    assert np.asarray(x, dtype=np.float64).dtype == np.float64
+    assert_array_equal(np.array([x, x]), [[[1, 2], [3, 4]]] * 2)
+    assert_allclose(np.exp(A([0, 1])), [1, np.e], rtol=1e-6)
+
+
+@pytest.mark.skipif(np.lib.NumpyVersion(np.__version__) < '2.0.0',
+                    reason="NumPy 1.x does not pass copy= to __array__")
+def test_numpy_asarray_refuses_to_share_memory():
+    with pytest.raises(ValueError, match=r'x\.asnumpy\(\)'):
+        np.asarray(A([1, 2]), copy=False)
+
+
+def test_numpy_reductions_call_the_ndarray_methods():
+    x = A([[1, 2], [3, 6]])
+    check(np.mean(x), 3.0)                           # not "unexpected argument dtype"
+    check(np.sum(x), 12.0)
+    check(np.max(x), 6.0)
+    check(np.min(x), 1.0)
+    check(np.prod(x), 36.0)
+    check(np.argmax(x), 3.0)
+    check(np.mean(x, axis=0), [2, 4])
+    check(np.sum(x, axis=1, keepdims=True), [[3], [9]])
+    assert_allclose(np.std(x), np.std([1, 2, 3, 6]), rtol=1e-6)   # via __array__
+    raises(lambda: np.mean(x, dtype='float64'), 'mean', 'dtype=', 'np.mean(x.asnumpy()')
+    raises(lambda: np.sum(x, out=np.zeros(1)), 'sum', 'out=', "astype('float64')")
+    raises(lambda: np.argmax(x, out=np.zeros(1)), 'argmax', 'out=', 'asnumpy()')
+
+
+def test_numpy_scalars_defer_to_ndarray_operators():
+    x = A([1, 2])
+    for result in (np.float32(2) * x, np.float64(1) + x, np.int64(3) - x):
+        assert isinstance(result, nd.NDArray) and result.dtype == np.float32
+    check(np.float32(2) * x, [2, 4])
+    check(np.int64(3) - x, [2, 1])
+    check(np.float32(1) < x, [0, 1])                 # reflected: x > 1
+    raises(lambda: np.ones(2) + x, 'broadcast_add', 'ndarray', 'nd.array(')
+
+
+def test_matplotlib_plots_an_ndarray():
+    plt = pytest.importorskip('matplotlib.pyplot')
+    fig = plt.figure()
+    try:
+        (line,) = plt.plot(A([1, 4, 9]))
+        assert_array_equal(line.get_xydata(), [[0, 1], [1, 4], [2, 9]])
+        (line,) = plt.plot(A([0, 1, 2]), A([3, 2, 1]))
+        assert_array_equal(line.get_xydata(), [[0, 3], [1, 2], [2, 1]])
+    finally:
+        plt.close(fig)
+
+
 # ------------------------------------------------------------------------------- errors
 
 def raises(fn, *fragments, exc=MXNetError):
@@ -751,6 +810,14 @@ class TestGPU:
         target = nd.zeros(6, ctx=gpu)
         assert x.copyto(target) is target and target.asnumpy().tolist() == list(range(6))
         raises(lambda: x + y, 'broadcast_add', 'cpu(0)', 'gpu(0)', 'as_in_context')
+
+    def test_numpy_functions_copy_gpu_arrays_to_the_host(self):
+        x = A([[1, 2], [3, 6]], ctx=mx.gpu(0))
+        values = np.asarray(x)
+        assert type(values) is np.ndarray
+        assert_array_equal(values, [[1, 2], [3, 6]])
+        assert np.mean(x).context is mx.gpu(0)
+        check(np.mean(x), 3.0)
 
     def test_random_is_reproducible_on_gpu(self):
         mx.random.seed(3)

@@ -37,29 +37,6 @@ class _BlockScope:
         self._counter: dict = {}
         self._old_scope = None
 
-    @staticmethod
-    def create(prefix, params, hint: str):
-        """The prefix and ParameterDict of a new block, from the current scope."""
-        current = getattr(_BlockScope._current, 'value', None)
-        if current is None:
-            if prefix is None:
-                prefix = _global_name(hint) + '_'
-            if params is None:
-                params = ParameterDict(prefix)
-            else:
-                params = ParameterDict(params.prefix, params)
-            return prefix, params
-        if prefix is None:
-            count = current._counter.get(hint, 0)
-            prefix = f'{hint}{count}_'
-            current._counter[hint] = count + 1
-        if params is None:
-            parent = current._block.params
-            params = ParameterDict(parent.prefix + prefix, parent._shared)
-        else:
-            params = ParameterDict(params.prefix, params)
-        return current._block.prefix + prefix, params
-
     def __enter__(self) -> '_BlockScope':
         if self._block._empty_prefix:
             return self
@@ -72,6 +49,29 @@ class _BlockScope:
             return
         _BlockScope._current.value = self._old_scope
 
+    @staticmethod
+    def create(prefix, params, hint: str):
+        """The prefix and ParameterDict of a new block, from the current scope."""
+        current = getattr(_BlockScope._current, 'value', None)
+        if current is None:                             # top level: the global counter
+            if prefix is None:
+                prefix = _global_name(hint) + '_'
+            if params is None:
+                params = ParameterDict(prefix)
+            else:
+                params = ParameterDict(params.prefix, params)
+            return prefix, params
+        if prefix is None:                              # in a scope: the parent's counter
+            count = current._counter.get(hint, 0)
+            prefix = f'{hint}{count}_'
+            current._counter[hint] = count + 1
+        if params is None:
+            parent = current._block.params
+            params = ParameterDict(parent.prefix + prefix, parent._shared)
+        else:
+            params = ParameterDict(params.prefix, params)
+        return current._block.prefix + prefix, params
+
 
 class Block:
     """Base class of all layers and networks (as `gluon.Block`).
@@ -80,7 +80,8 @@ class Block:
     `with self.name_scope():`, and define `forward(*args)`.
     """
 
-    def __init__(self, prefix: str | None = None, params: ParameterDict | None = None) -> None:
+    def __init__(self, prefix: str | None = None,
+                 params: ParameterDict | None = None) -> None:
         self._empty_prefix = prefix == ''
         self._prefix, self._params = _BlockScope.create(prefix, params, self._alias())
         self._name = self._prefix[:-1] if self._prefix.endswith('_') else self._prefix
@@ -115,22 +116,24 @@ class Block:
 
     def __setattr__(self, name: str, value) -> None:
         existing = self.__dict__.get(name)
-        if isinstance(existing, (Parameter, Block)) and not isinstance(value, type(existing)):
-            raise TypeError(f"{type(self).__name__}: changing the attribute '{name}' from "
-                            f"{type(existing).__name__} to {type(value).__name__} is not "
-                            "allowed; use another attribute name.")
+        if isinstance(existing, (Parameter, Block)) \
+                and not isinstance(value, type(existing)):
+            raise TypeError(f"{type(self).__name__}: changing the attribute '{name}' "
+                            f"from {type(existing).__name__} to {type(value).__name__} "
+                            "is not allowed; use another attribute name.")
         if isinstance(value, Block):
             self.register_child(value, name)
         elif isinstance(value, Parameter):
             if name in self.__dict__.get('_reg_params', ()):
-                raise MXNetError(f"{type(self).__name__}: overriding the Parameter attribute "
-                                 f"'{name}' is not allowed; to share parameters between "
-                                 "blocks, pass params= when constructing the block.")
+                raise MXNetError(f"{type(self).__name__}: overriding the Parameter "
+                                 f"attribute '{name}' is not allowed; to share "
+                                 "parameters between blocks, pass params= when "
+                                 "constructing the block.")
             if '_reg_params' not in self.__dict__:
-                raise MXNetError(f"{type(self).__name__}: call super().__init__(**kwargs) in "
-                                 "__init__ before assigning child blocks or parameters.")
+                raise MXNetError(f"{type(self).__name__}: call super().__init__(**kwargs) "
+                                 "in __init__ before assigning child blocks or parameters.")
             self._reg_params[name] = value
-        super().__setattr__(name, value)
+        super(Block, self).__setattr__(name, value)
 
     def register_child(self, block: 'Block', name: str | None = None) -> None:
         """Make `block` a child (named by its position unless `name` is given)."""
@@ -147,14 +150,14 @@ class Block:
                                   "forward(self, x, ...)")
 
     def __call__(self, *args):
-        if self._forward_pre_hooks:          # most blocks have none: skip the copy of the dict
+        if self._forward_pre_hooks:      # most blocks have none: skip the copy of the dict
             for hook in list(self._forward_pre_hooks.values()):
                 hook(self, args)
         try:
             out = self.forward(*args)
         except MXNetError as err:
             if type(err) is not MXNetError:
-                raise                      # DeferredInitializationError & co keep their type
+                raise                    # DeferredInitializationError & co keep their type
             path = [self.name] + getattr(err, '_block_path', [])
             message = getattr(err, '_message', str(err))
             new = MXNetError(' > '.join(path) + ': ' + message)
@@ -221,7 +224,8 @@ class Block:
         """Remember the request to compile to a static graph, for this block and children.
 
         In MXNet this switches a HybridBlock to a cached symbolic graph. minimx accepts and
-        records it, but it has no effect yet: the symbol chapter gives it one.
+        records the request, but it has no effect yet: every block still runs its Python
+        forward on `nd` arrays.
         """
         self._active, self._flags = active, kwargs
         for child in self._children.values():
@@ -229,7 +233,8 @@ class Block:
 
     def __repr__(self) -> str:
         children = '\n'.join(f'  ({key}): {_indent(repr(block), 2)}'
-                             for key, block in self.__dict__.items() if isinstance(block, Block))
+                             for key, block in self.__dict__.items()
+                             if isinstance(block, Block))
         return f'{type(self).__name__}(\n{children}\n)'
 
     def summary(self, *inputs) -> None:
@@ -261,7 +266,7 @@ class Block:
         _print_summary(rows)
 
     def share_parameters(self, shared: dict) -> 'Block':
-        """Use the Parameters in `shared` (structural names, e.g. `0.weight`) in place of ours."""
+        """Use the Parameters in `shared` (structural keys, `0.weight`) in place of ours."""
         mine = self._collect_params_with_prefix()
         unknown = [k for k in shared if k not in mine]
         if unknown:
@@ -275,8 +280,8 @@ class Block:
                 owner = owner._children[name]
             old = owner._reg_params[attr]
             if old.shape != param.shape and all(old.shape) and all(param.shape):
-                raise MXNetError(f"share_parameters: {key!r} has shape {old.shape}, the shared "
-                                 f"Parameter {param.name!r} has shape {param.shape}")
+                raise MXNetError(f"share_parameters: {key!r} has shape {old.shape}, the "
+                                 f"shared Parameter {param.name!r} has shape {param.shape}")
             owner._reg_params[attr] = param
             object.__setattr__(owner, attr, param)
             owner._params._params.pop(old.name, None)
@@ -284,7 +289,7 @@ class Block:
         return self
 
     def save_parameters(self, filename: str, deduplicate: bool = False) -> None:
-        """Save parameters under structural keys (`0.weight`), atomically (as MXNet's)."""
+        """Save parameters under structural keys (`0.weight`), as MXNet's; atomically."""
         params = self._collect_params_with_prefix()
         if deduplicate:   # a shared Parameter once, under its last key (as MXNet)
             last = {id(p): key for key, p in params.items()}
@@ -297,14 +302,14 @@ class Block:
         """Load parameters saved by `save_parameters`, matching structural keys."""
         loaded = _load_arrays(filename)
         if not isinstance(loaded, dict):
-            raise MXNetError(f"load_parameters: {filename!r} holds a list of arrays (nd.save of a "
-                             "list), not named parameters")
+            raise MXNetError(f"load_parameters: {filename!r} holds a list of arrays "
+                             "(nd.save of a list), not named parameters")
         params = self._collect_params_with_prefix()
         if loaded and params and not set(loaded) <= set(params) and \
                 not any('.' in key for key in loaded):
             # Full names, as written by collect_params().save(): match them MXNet's way.
-            self.collect_params().load(filename, ctx, allow_missing, ignore_extra, self.prefix,
-                                       cast_dtype, dtype_source)
+            self.collect_params().load(filename, ctx, allow_missing, ignore_extra,
+                                       self.prefix, cast_dtype, dtype_source)
             return
         _check_names(filename, params, loaded, allow_missing, ignore_extra)
         for key, value in loaded.items():
@@ -312,7 +317,8 @@ class Block:
                 try:
                     params[key]._load_init(value.asnumpy(), ctx, cast_dtype, dtype_source)
                 except MXNetError as err:
-                    raise MXNetError(f"load_parameters: {key!r} in {filename!r}: {err}") from None
+                    raise MXNetError(f"load_parameters: {key!r} in {filename!r}: "
+                                     f"{err}") from None
 
 
 class _HookHandle:
@@ -362,9 +368,10 @@ def _print_summary(rows: list) -> None:
 
 
 class HybridBlock(Block):
-    """A Block whose computation is `hybrid_forward(F, x, *args, **params)` (as in MXNet)."""
+    """A Block computed by `hybrid_forward(F, x, *args, **params)` (as in MXNet)."""
 
-    def __init__(self, prefix: str | None = None, params: ParameterDict | None = None) -> None:
+    def __init__(self, prefix: str | None = None,
+                 params: ParameterDict | None = None) -> None:
         super().__init__(prefix=prefix, params=params)
         self._active = False
 
@@ -401,12 +408,12 @@ def _check_names(filename, params: dict, loaded: dict, allow_missing: bool,
     present = {id(p) for key, p in params.items() if key in loaded}
     missing = [k for k, p in params.items() if id(p) not in present]
     if missing and not allow_missing:
-        raise MXNetError(f"load_parameters: {missing} missing in {filename!r}, which holds "
-                         f"{sorted(loaded)}. Was it saved from a network of another "
-                         "structure? Set allow_missing=True to keep those parameters as "
-                         "they are.")
+        raise MXNetError(f"load_parameters: {missing} missing in {filename!r}, which "
+                         f"holds {sorted(loaded)}. Was it saved from a network of "
+                         "another structure? Set allow_missing=True to keep those "
+                         "parameters as they are.")
     extra = [k for k in loaded if k not in params]
     if extra and not ignore_extra:
-        raise MXNetError(f"load_parameters: {filename!r} holds {extra}, which this network "
-                         f"does not have (it has {list(params)}). Set ignore_extra=True to "
-                         "skip them.")
+        raise MXNetError(f"load_parameters: {filename!r} holds {extra}, which this "
+                         f"network does not have (it has {list(params)}). Set "
+                         "ignore_extra=True to skip them.")

@@ -25,9 +25,10 @@ __all__ = [
 
 
 class Loss(HybridBlock):
-    """Base class: global `weight`, `batch_axis`, and the weighting/averaging shared by all."""
+    """Base class: the global `weight`, `batch_axis`, and the averaging all share."""
 
-    def __init__(self, weight: float | None = None, batch_axis: int = 0, **kwargs) -> None:
+    def __init__(self, weight: float | None = None, batch_axis: int = 0,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self._weight, self._batch_axis = weight, batch_axis
 
@@ -35,7 +36,8 @@ class Loss(HybridBlock):
         return f'{type(self).__name__}(batch_axis={self._batch_axis}, w={self._weight})'
 
     def _finish(self, F, loss, sample_weight=None, weight=None):
-        """Apply `sample_weight` and the global weight, then average all but the batch axis."""
+        """Apply `sample_weight` and the global weight, then average over all axes
+        but the batch axis."""
         if sample_weight is not None:
             loss = loss * sample_weight
         weight = self._weight if weight is None else weight
@@ -50,9 +52,9 @@ def _check_same_shape(loss: Loss, pred, label):
         return label
     if label.size == pred.size:
         return label.reshape(pred.shape)
-    raise MXNetError(f"{type(loss).__name__}: the label of shape {label.shape} does not fit "
-                     f"the prediction of shape {pred.shape}; they must have the same "
-                     "number of elements")
+    raise MXNetError(f"{type(loss).__name__}: the label of shape {label.shape} "
+                     f"does not fit the prediction of shape {pred.shape}; they must "
+                     "have the same number of elements")
 
 
 class L2Loss(Loss):
@@ -69,7 +71,8 @@ class L2Loss(Loss):
 class L1Loss(Loss):
     """Absolute error `|pred - label|`, averaged per example."""
 
-    def __init__(self, weight: float | None = None, batch_axis: int = 0, **kwargs) -> None:
+    def __init__(self, weight: float | None = None, batch_axis: int = 0,
+                 **kwargs) -> None:
         super().__init__(weight, batch_axis, **kwargs)
 
     def hybrid_forward(self, F, pred, label, sample_weight=None):
@@ -80,8 +83,8 @@ class L1Loss(Loss):
 class HuberLoss(Loss):
     """Smooth L1: `0.5/rho * err^2` if `|err| <= rho`, else `|err| - 0.5 * rho`."""
 
-    def __init__(self, rho: float = 1.0, weight: float | None = None, batch_axis: int = 0,
-                 **kwargs) -> None:
+    def __init__(self, rho: float = 1.0, weight: float | None = None,
+                 batch_axis: int = 0, **kwargs) -> None:
         super().__init__(weight, batch_axis, **kwargs)
         self._rho = rho
 
@@ -95,16 +98,18 @@ class HuberLoss(Loss):
 class SoftmaxCrossEntropyLoss(Loss):
     """Softmax cross-entropy (as `gluon.loss.SoftmaxCrossEntropyLoss`)."""
 
-    def __init__(self, axis: int = -1, sparse_label: bool = True, from_logits: bool = False,
-                 weight: float | None = None, batch_axis: int = 0, **kwargs) -> None:
+    def __init__(self, axis: int = -1, sparse_label: bool = True,
+                 from_logits: bool = False, weight: float | None = None,
+                 batch_axis: int = 0, **kwargs) -> None:
         super().__init__(weight, batch_axis, **kwargs)
-        self._axis, self._sparse_label, self._from_logits = axis, sparse_label, from_logits
+        self._axis, self._sparse_label, self._from_logits = \
+            axis, sparse_label, from_logits
 
     def hybrid_forward(self, F, pred, label, sample_weight=None):
         if self._sparse_label and not self._from_logits and pred.ndim == 2 and \
                 self._axis in (-1, 1):
-            _check_class_indices(self, pred, label)        # the common case, fused
-            loss = sparse_softmax_ce(pred, label)          # (batch,): nothing to average
+            _check_class_indices(self, pred, label)    # the common case, fused
+            loss = sparse_softmax_ce(pred, label)      # (batch,): nothing to average
             if sample_weight is None and self._weight is None:
                 return loss
             return self._finish(F, loss.reshape(-1, 1), sample_weight)
@@ -116,9 +121,10 @@ class SoftmaxCrossEntropyLoss(Loss):
         else:
             if label.shape != pred.shape:
                 raise MXNetError(
-                    f"SoftmaxCrossEntropyLoss(sparse_label=False): the label must be one "
-                    f"row of class probabilities per example, shape {pred.shape}, got "
-                    f"{label.shape}. For class indices, use sparse_label=True (the default).")
+                    "SoftmaxCrossEntropyLoss(sparse_label=False): the label must be "
+                    f"one row of class probabilities per example, shape {pred.shape}, "
+                    f"got {label.shape}. For class indices, use sparse_label=True "
+                    "(the default).")
             loss = -F.sum(pred * label, axis=self._axis, keepdims=True)
         return self._finish(F, loss, sample_weight)
 
@@ -156,26 +162,29 @@ def _check_class_indices(loss: Loss, pred, label) -> None:
     expected = pred.shape[:axis] + pred.shape[axis + 1:]
     if label.shape == pred.shape and classes > 1:
         raise MXNetError(
-            f"{type(loss).__name__}: the label has the prediction's shape {pred.shape}, so "
-            "it looks like one-hot (or probability) rows, but sparse_label=True expects "
-            f"one class index per example, shape {expected}. Pass sparse_label=False, or "
-            "convert with label.argmax(axis=1).")
-    if label.shape != expected and label.shape != expected[:axis] + (1,) + expected[axis:]:
-        raise MXNetError(f"{type(loss).__name__}: a prediction of shape {pred.shape} needs "
-                         f"labels of shape {expected}, got {label.shape}")
+            f"{type(loss).__name__}: the label has the prediction's shape "
+            f"{pred.shape}, so it looks like one-hot (or probability) rows, but "
+            "sparse_label=True expects one class index per example, shape "
+            f"{expected}. Pass sparse_label=False, or convert with "
+            "label.argmax(axis=1).")
+    if label.shape != expected and \
+            label.shape != expected[:axis] + (1,) + expected[axis:]:
+        raise MXNetError(f"{type(loss).__name__}: a prediction of shape {pred.shape} "
+                         f"needs labels of shape {expected}, got {label.shape}")
     values = label._data     # checked where they live: no copy to the host
     if values.size:
         low, high = values.min(), values.max()
         fractional = values.dtype.kind == 'f' and bool((values != values.round()).any())
         if low < 0 or high >= classes or fractional:
             raise MXNetError(
-                f"{type(loss).__name__}: labels must be class indices in [0, {classes}), "
-                f"got values from {low} to {high}. Check the number of outputs of the last "
-                "layer, and that labels are indices, not one-hot rows.")
+                f"{type(loss).__name__}: labels must be class indices in "
+                f"[0, {classes}), got values from {low} to {high}. Check the number of "
+                "outputs of the last layer, and that labels are indices, not one-hot "
+                "rows.")
 
 
 def _softplus_neg_abs(F, x):
-    """log(1 + exp(-|x|)): the stable tail of the logistic loss (exp never overflows)."""
+    """log(1 + exp(-|x|)): the logistic loss's stable tail (exp never overflows)."""
     return F.log(1 + F.exp(-F.abs(x)))
 
 
@@ -215,8 +224,8 @@ class LogisticLoss(Loss):
                  label_format: str = 'signed', **kwargs) -> None:
         super().__init__(weight, batch_axis, **kwargs)
         if label_format not in ('signed', 'binary'):
-            raise MXNetError(f"LogisticLoss: label_format must be 'signed' or 'binary', "
-                             f"got {label_format!r}")
+            raise MXNetError("LogisticLoss: label_format must be 'signed' or "
+                             f"'binary', got {label_format!r}")
         self._label_format = label_format
 
     def hybrid_forward(self, F, pred, label, sample_weight=None):
@@ -230,8 +239,8 @@ class LogisticLoss(Loss):
 class HingeLoss(Loss):
     """`max(0, margin - pred * label)` for labels in {-1, 1}."""
 
-    def __init__(self, margin: float = 1.0, weight: float | None = None, batch_axis: int = 0,
-                 **kwargs) -> None:
+    def __init__(self, margin: float = 1.0, weight: float | None = None,
+                 batch_axis: int = 0, **kwargs) -> None:
         super().__init__(weight, batch_axis, **kwargs)
         self._margin = margin
 
@@ -241,10 +250,11 @@ class HingeLoss(Loss):
 
 
 class KLDivLoss(Loss):
-    """Kullback-Leibler divergence `label * (log(label) - pred)` (pred as log-probabilities)."""
+    """Kullback-Leibler divergence `label * (log(label) - pred)`, with `pred` as
+    log-probabilities."""
 
-    def __init__(self, from_logits: bool = True, axis: int = -1, weight: float | None = None,
-                 batch_axis: int = 0, **kwargs) -> None:
+    def __init__(self, from_logits: bool = True, axis: int = -1,
+                 weight: float | None = None, batch_axis: int = 0, **kwargs) -> None:
         super().__init__(weight, batch_axis, **kwargs)
         self._from_logits, self._axis = from_logits, axis
 

@@ -8,9 +8,9 @@ from minimx.base import MXNetError
 from minimx import initializer
 from minimx.context import Context, cpu, current_context
 from minimx.ndarray.ndarray import NDArray
+from minimx.base import add_to_class
 import warnings
 from minimx import autograd
-from minimx.base import add_to_class
 from minimx.ndarray.creation import zeros
 from minimx.ndarray.creation import array
 from minimx.ndarray.serialization import load as _load_arrays
@@ -24,13 +24,14 @@ class DeferredInitializationError(MXNetError):
 
 
 def _deferred_message(name: str, shape: tuple) -> str:
-    return (f"Parameter '{name}' (shape={shape}) has not been initialized yet because its "
-            "initialization was deferred: its shape is not fully known, and the actual "
-            "initialization happens during the first forward pass, when the input shows "
-            "the missing dimensions. Fix: pass one batch of data through the network (every "
-            "branch of it) before reading, saving or updating its parameters, or give the "
-            "layer its input size (in_units=... for Dense, in_channels=... for Conv2D and "
-            "BatchNorm) so that it can be initialized at once.")
+    return (f"Parameter '{name}' (shape={shape}) has not been initialized yet because "
+            "its initialization was deferred: its shape is not fully known, and the "
+            "actual initialization happens during the first forward pass, when the "
+            "input shows the missing dimensions. Fix: pass one batch of data through "
+            "the network (every branch of it) before reading, saving or updating its "
+            "parameters, or give the layer its input size (in_units=... for Dense, "
+            "in_channels=... for Conv2D and BatchNorm) so that it can be initialized "
+            "at once.")
 
 
 def _uninitialized_message(name: str) -> str:
@@ -47,9 +48,10 @@ def _shape_known(shape) -> bool:
 class Parameter:
     """A named, trainable array with one copy per context (as `gluon.Parameter`)."""
 
-    def __init__(self, name: str, grad_req: str = 'write', shape=None, dtype=np.float32,
-                 lr_mult: float = 1.0, wd_mult: float = 1.0, init=None,
-                 allow_deferred_init: bool = False, differentiable: bool = True) -> None:
+    def __init__(self, name: str, grad_req: str = 'write', shape=None,
+                 dtype=np.float32, lr_mult: float = 1.0, wd_mult: float = 1.0,
+                 init=None, allow_deferred_init: bool = False,
+                 differentiable: bool = True) -> None:
         self.name = name
         self._shape = None if shape is None else _as_shape(shape)
         self._dtype = np.dtype(dtype)
@@ -76,11 +78,13 @@ class Parameter:
             self._shape = new_shape
             return
         if len(new_shape) != len(self._shape) or any(
-                old > 0 and new > 0 and old != new for old, new in zip(self._shape, new_shape)):
+                old > 0 and new > 0 and old != new
+                for old, new in zip(self._shape, new_shape)):
             raise MXNetError(f"Parameter '{self.name}': the shape {new_shape} is "
-                             f"incompatible with its shape {self._shape} (0 marks an unknown "
-                             "dimension; the known ones must agree).")
-        self._shape = tuple(new if new > 0 else old for old, new in zip(self._shape, new_shape))
+                             f"incompatible with its shape {self._shape} (0 marks an "
+                             "unknown dimension; the known ones must agree).")
+        self._shape = tuple(new if new > 0 else old
+                            for old, new in zip(self._shape, new_shape))
 
     @property
     def dtype(self) -> np.dtype:
@@ -95,7 +99,8 @@ class Parameter:
         """Create the values on each context in `ctx` (default: the current context)."""
         if (self._data is not None or self._deferred_init) and not force_reinit:
             warnings.warn(f"Parameter '{self.name}' is already initialized, ignoring. "
-                          "Set force_reinit=True to re-initialize.", UserWarning, stacklevel=2)
+                          "Set force_reinit=True to re-initialize.", UserWarning,
+                          stacklevel=2)
             return
         self._data, self._deferred_init = None, ()
         contexts = _context_list(ctx)
@@ -106,9 +111,10 @@ class Parameter:
                 self._deferred_init = (init, contexts, default_init)
                 return
             raise MXNetError(f"Cannot initialize Parameter '{self.name}' because its shape "
-                             f"{self.shape} is not fully known (0 marks an unknown dimension) "
-                             "and it does not allow deferred initialization. Give it a "
-                             "complete shape, e.g. Parameter(name, shape=(3, 4)).")
+                             f"{self.shape} is not fully known (0 marks an unknown "
+                             "dimension) and it does not allow deferred initialization. "
+                             "Give it a complete shape, e.g. "
+                             "Parameter(name, shape=(3, 4)).")
         self._deferred_init = (init, contexts, default_init)
         self._finish_deferred_init()
 
@@ -119,8 +125,9 @@ class Parameter:
         init, contexts, default_init = self._deferred_init
         if not _shape_known(self.shape):
             raise MXNetError(f"Parameter '{self.name}': cannot finish its deferred "
-                             f"initialization, its shape {self.shape} is still not fully known. "
-                             "Give the layer its input size (in_units / in_channels).")
+                             f"initialization, its shape {self.shape} is still not fully "
+                             "known. Give the layer its input size "
+                             "(in_units / in_channels).")
         self._deferred_init = ()
         with autograd.pause():
             if data is None:
@@ -153,11 +160,17 @@ class Parameter:
             ctx = next(iter(self._data)) if len(self._data) == 1 else current_context()
         arr = self._data.get(Context(ctx))
         if arr is None:
-            raise RuntimeError(f"Parameter '{self.name}' was not initialized on context {ctx}; "
-                               f"it is on {list(self._data)}. Initialize it there "
+            raise RuntimeError(f"Parameter '{self.name}' was not initialized on context "
+                               f"{ctx}; it is on {list(self._data)}. Initialize it there "
                                f"(initialize(ctx=...)), move it with reset_ctx({ctx}), or "
                                "send the input to one of those contexts.")
         return arr
+
+    def grad(self, ctx=None) -> NDArray:
+        """The gradient buffer on `ctx` (the array's `.grad`)."""
+        arr = self.data(ctx)
+        self._check_grad()
+        return arr.grad
 
     def list_data(self) -> list:
         """The arrays on all contexts, in the order of `list_ctx()`."""
@@ -165,7 +178,8 @@ class Parameter:
         return list(self._data.values())
 
     def list_ctx(self) -> list:
-        """The contexts this parameter lives on (or will, once its deferred init is done)."""
+        """The contexts this parameter lives on (or will, once its deferred init is
+        done)."""
         if self._data is None:
             if self._deferred_init:
                 return list(self._deferred_init[1])
@@ -174,15 +188,9 @@ class Parameter:
 
     def _check_grad(self) -> None:
         if self._grad_req == 'null':
-            raise RuntimeError(f"Cannot get the gradient of Parameter '{self.name}' because "
-                               "its grad_req is 'null' (it is frozen). Set "
+            raise RuntimeError(f"Cannot get the gradient of Parameter '{self.name}' "
+                               "because its grad_req is 'null' (it is frozen). Set "
                                "param.grad_req = 'write' to train it.")
-
-    def grad(self, ctx=None) -> NDArray:
-        """The gradient buffer on `ctx` (the array's `.grad`)."""
-        arr = self.data(ctx)
-        self._check_grad()
-        return arr.grad
 
     def list_grad(self) -> list:
         """The gradient buffers on all contexts."""
@@ -192,7 +200,8 @@ class Parameter:
 
     def set_data(self, data) -> None:
         """Set the value on every context (as `Parameter.set_data`)."""
-        data = data if isinstance(data, NDArray) else array(data, ctx=cpu(0), dtype=self.dtype)
+        if not isinstance(data, NDArray):
+            data = array(data, ctx=cpu(0), dtype=self.dtype)
         if self._data is None and self._deferred_init:
             self.shape = data.shape
             self._finish_deferred_init(data.as_in_context(cpu(0)))
@@ -200,7 +209,8 @@ class Parameter:
         self._check_initialized()
         if tuple(data.shape) != self.shape:
             raise MXNetError(f"Parameter '{self.name}': set_data got a value of shape "
-                             f"{tuple(data.shape)}, but the parameter has shape {self.shape}.")
+                             f"{tuple(data.shape)}, but the parameter has shape "
+                             f"{self.shape}.")
         for arr in self._data.values():
             arr[:] = data.as_in_context(arr.context).astype(arr.dtype, copy=False)
 
@@ -229,8 +239,9 @@ class Parameter:
             init, _, default_init = self._deferred_init
             self._deferred_init = (init, contexts, default_init)
         else:
-            raise RuntimeError(f"Cannot reset the context of Parameter '{self.name}' because "
-                               "it has not been initialized; call initialize(ctx=...) instead.")
+            raise RuntimeError(f"Cannot reset the context of Parameter '{self.name}' "
+                               "because it has not been initialized; call "
+                               "initialize(ctx=...) instead.")
 
     def cast(self, dtype) -> None:
         """Convert the values (and gradients) to `dtype`."""
@@ -272,12 +283,14 @@ class Parameter:
             self.shape = value.shape
         except MXNetError:
             raise MXNetError(f"Parameter '{self.name}': the saved value has shape "
-                             f"{value.shape}, incompatible with its shape {self.shape}.") from None
+                             f"{value.shape}, incompatible with its shape "
+                             f"{self.shape}.") from None
         if value.dtype != self.dtype:
             if not cast_dtype:
-                raise MXNetError(f"Parameter '{self.name}': the saved value is {value.dtype} but "
-                                 f"the parameter is {self.dtype}; pass cast_dtype=True to "
-                                 "convert it (dtype_source='saved' keeps the file's dtype).")
+                raise MXNetError(f"Parameter '{self.name}': the saved value is "
+                                 f"{value.dtype} but the parameter is {self.dtype}; pass "
+                                 "cast_dtype=True to convert it (dtype_source='saved' "
+                                 "keeps the file's dtype).")
             if dtype_source == 'saved':
                 self.cast(value.dtype)
         data = array(value, ctx=cpu(0), dtype=self.dtype)
@@ -296,7 +309,9 @@ class Parameter:
 
 
 def _as_shape(shape) -> tuple:
-    return (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    return tuple(int(d) for d in shape)
 
 
 def _context_list(ctx) -> list:
@@ -314,6 +329,36 @@ class ParameterDict:
         self._prefix = prefix
         self._params = OrderedDict()
         self._shared = shared
+
+    def _get_impl(self, name: str):
+        if name in self._params:
+            return self._params[name]
+        if self._shared is not None and name in self._shared._params:
+            self._params[name] = self._shared._params[name]
+            return self._params[name]
+        return None
+
+    def get(self, name: str, **kwargs) -> Parameter:
+        """The parameter `prefix + name`, created with `kwargs` if it does not exist."""
+        full = self._prefix + name
+        param = self._get_impl(full)
+        if param is None:
+            param = self._params[full] = Parameter(full, **kwargs)
+            return param
+        for key, value in kwargs.items():
+            existing = getattr(param, key, None)
+            if value is None or existing is None:
+                if value is not None:
+                    setattr(param, key, value)
+                continue
+            if key == 'shape':
+                param.shape = value      # fills unknown dims, or says what disagrees
+            elif key == 'dtype':
+                if np.dtype(value) != param.dtype:
+                    raise MXNetError(_mismatch(full, key, value, existing))
+            elif value != existing:
+                raise MXNetError(_mismatch(full, key, value, existing))
+        return param
 
     @property
     def prefix(self) -> str:
@@ -344,36 +389,6 @@ class ParameterDict:
 
     def items(self):
         return self._params.items()
-
-    def _get_impl(self, name: str):
-        if name in self._params:
-            return self._params[name]
-        if self._shared is not None and name in self._shared._params:
-            self._params[name] = self._shared._params[name]
-            return self._params[name]
-        return None
-
-    def get(self, name: str, **kwargs) -> Parameter:
-        """The parameter `prefix + name`, created with `kwargs` if it does not exist."""
-        full = self._prefix + name
-        param = self._get_impl(full)
-        if param is None:
-            param = self._params[full] = Parameter(full, **kwargs)
-            return param
-        for key, value in kwargs.items():
-            existing = getattr(param, key, None)
-            if value is None or existing is None:
-                if value is not None:
-                    setattr(param, key, value)
-                continue
-            if key == 'shape':
-                param.shape = value          # fills unknown dims, or says what disagrees
-            elif key == 'dtype':
-                if np.dtype(value) != param.dtype:
-                    raise MXNetError(_mismatch(full, key, value, existing))
-            elif value != existing:
-                raise MXNetError(_mismatch(full, key, value, existing))
-        return param
 
     def update(self, other: 'ParameterDict') -> None:
         """Add `other`'s parameters; the same name must mean the same Parameter."""
@@ -407,12 +422,13 @@ class ParameterDict:
             param.reset_ctx(ctx)
 
     def save(self, filename: str, strip_prefix: str = '') -> None:
-        """Save all parameters under their full names minus `strip_prefix` (as `nd.save`)."""
+        """Save all parameters under their full names minus `strip_prefix` (`nd.save`)."""
         arrays = {}
         for param in self.values():
             if not param.name.startswith(strip_prefix):
-                raise MXNetError(f"ParameterDict.save: strip_prefix='{strip_prefix}' but the "
-                                 f"parameter name '{param.name}' does not start with it.")
+                raise MXNetError(f"ParameterDict.save: strip_prefix='{strip_prefix}' but "
+                                 f"the parameter name '{param.name}' does not start with "
+                                 "it.")
             arrays[param.name[len(strip_prefix):]] = param._reduce()
         _save_arrays(filename, arrays)
 
@@ -422,18 +438,19 @@ class ParameterDict:
         """Load parameters saved by `save` (names get `restore_prefix` prepended)."""
         arrays = _load_arrays(filename)
         if not isinstance(arrays, dict):
-            raise MXNetError(f"ParameterDict.load: {filename!r} holds a list of arrays, not "
-                             "named parameters")
+            raise MXNetError(f"ParameterDict.load: {filename!r} holds a list of arrays, "
+                             "not named parameters")
         loaded = {restore_prefix + k: v.asnumpy() for k, v in arrays.items()}
         missing = [n for n in self.keys() if n not in loaded]
         extra = [n for n in loaded if n not in self._params]
         if missing and not allow_missing:
-            raise MXNetError(f"ParameterDict.load: {missing} are missing in '{filename}', which "
-                             f"contains {sorted(loaded)}. Check that the networks have the same "
-                             "prefix, or set allow_missing=True to keep those parameters.")
+            raise MXNetError(f"ParameterDict.load: {missing} are missing in '{filename}', "
+                             f"which contains {sorted(loaded)}. Check that the networks "
+                             "have the same prefix, or set allow_missing=True to keep "
+                             "those parameters.")
         if extra and not ignore_extra:
-            raise MXNetError(f"ParameterDict.load: '{filename}' contains {extra}, which are not "
-                             f"in this ParameterDict ({list(self.keys())}). Set "
+            raise MXNetError(f"ParameterDict.load: '{filename}' contains {extra}, which "
+                             f"are not in this ParameterDict ({list(self.keys())}). Set "
                              "ignore_extra=True to skip them.")
         for name, value in loaded.items():
             if name in self._params:
@@ -441,5 +458,5 @@ class ParameterDict:
 
 
 def _mismatch(name, key, value, existing) -> str:
-    return (f"Cannot retrieve Parameter '{name}': the requested {key}={value!r} does not "
-            f"match its stored {key}={existing!r}.")
+    return (f"Cannot retrieve Parameter '{name}': the requested {key}={value!r} does "
+            f"not match its stored {key}={existing!r}.")

@@ -38,7 +38,8 @@ class Trainer:
             optimizer.param_dict = param_dict
             self._optimizer = optimizer
         else:
-            self._optimizer = opt.create(optimizer, param_dict=param_dict, **optimizer_params)
+            self._optimizer = opt.create(optimizer, param_dict=param_dict,
+                                         **optimizer_params)
         self._kvstore_kind, self._kvstore = kvstore, None
         self._states: dict = {}
 
@@ -54,7 +55,8 @@ class Trainer:
         self._optimizer.set_learning_rate(lr)
 
     def step(self, batch_size: int, ignore_stale_grad: bool = False) -> None:
-        """All-reduce gradients, then update every parameter, scaling gradients by 1/batch_size."""
+        """All-reduce the gradients, then update every parameter, scaling the gradients
+        by 1 / batch_size."""
         self.allreduce_grads()
         self.update(batch_size, ignore_stale_grad)
 
@@ -74,7 +76,8 @@ class Trainer:
         """Update every parameter from its (already all-reduced) gradient."""
         self._optimizer.rescale_grad = self._scale / batch_size
         ready = []
-        for i, p in enumerate(self._params):   # check them all first: a failed step changes nothing
+        # check them all first: a failed step changes nothing
+        for i, p in enumerate(self._params):
             if p.grad_req == 'null':
                 continue
             data = p.list_data()
@@ -108,7 +111,8 @@ class Trainer:
         """Restore states saved by `save_states` onto the parameters' first device."""
         arrays = load_arrays(fname, 'trainer state file')
         if '__num_update__' not in arrays:
-            raise MXNetError(f"load_states: {fname!r} was not written by Trainer.save_states")
+            raise MXNetError(f"load_states: {fname!r} was not written by "
+                             "Trainer.save_states")
         self._optimizer.num_update = int(arrays.pop('__num_update__'))
         self._optimizer._counts = {int(k): int(c) for k, c in arrays.pop('__counts__')}
         self._states = {}
@@ -126,19 +130,19 @@ class Trainer:
 
 def _parameter_list(params) -> list:
     if isinstance(params, Parameter):
-        raise MXNetError(f"Trainer: params must be a ParameterDict, a dict or a list of "
-                         f"Parameters, got the single Parameter {params.name!r}. Pass "
-                         "net.collect_params(), or [param] for one parameter.")
+        raise MXNetError("Trainer: params must be a ParameterDict, a dict or a list "
+                         f"of Parameters, got the single Parameter {params.name!r}. "
+                         "Pass net.collect_params(), or [param] for one parameter.")
     if hasattr(params, 'values'):
         params = list(params.values())
     if not isinstance(params, (list, tuple)):
-        raise MXNetError(f"Trainer: params must be a ParameterDict, a dict or a list of "
-                         f"Parameters, got {type(params).__name__}")
+        raise MXNetError("Trainer: params must be a ParameterDict, a dict or a list "
+                         f"of Parameters, got {type(params).__name__}")
     unique, seen = [], set()
     for p in params:
         if not isinstance(p, Parameter):
-            raise MXNetError(f"Trainer: every element of params must be a Parameter, got "
-                             f"{type(p).__name__}")
+            raise MXNetError("Trainer: every element of params must be a Parameter, "
+                             f"got {type(p).__name__}")
         if id(p) not in seen:
             seen.add(id(p))
             unique.append(p)
@@ -147,8 +151,8 @@ def _parameter_list(params) -> list:
 
 def _stale_error(p: Parameter, contexts: list) -> StaleGradientError:
     return StaleGradientError(
-        f"Trainer.step: the gradient of Parameter {p.name!r} on {contexts} has not been "
-        "updated by backward since the last step. Part of the network (a branch or a "
-        "layer) probably did not contribute to this iteration's loss. If that is "
+        f"Trainer.step: the gradient of Parameter {p.name!r} on {contexts} has not "
+        "been updated by backward since the last step. Part of the network (a branch "
+        "or a layer) probably did not contribute to this iteration's loss. If that is "
         "intended, call step(batch_size, ignore_stale_grad=True) to skip such "
         "parameters; otherwise make sure loss.backward() reaches them.")

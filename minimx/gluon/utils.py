@@ -15,7 +15,8 @@ def clip_global_norm(arrays: list, max_norm: float, check_isfinite: bool = True)
     """Rescale `arrays` in place so that their joint L2 norm is at most `max_norm`."""
     if not arrays:
         raise MXNetError("clip_global_norm: got an empty list of arrays")
-    total = math.sqrt(sum(float((a._data.astype('float64') ** 2).sum()) for a in arrays))
+    total = math.sqrt(sum(float((a._data.astype('float64') ** 2).sum())
+                          for a in arrays))
     if check_isfinite and not math.isfinite(total):
         warnings.warn(UserWarning("clip_global_norm: nan or inf is detected in the "
                                   "gradients; clipping results will be undefined."),
@@ -31,7 +32,7 @@ def clip_global_norm(arrays: list, max_norm: float, check_isfinite: bool = True)
 
 def split_data(data: NDArray, num_slice: int, batch_axis: int = 0,
                even_split: bool = True) -> list:
-    """Split `data` into `num_slice` parts along `batch_axis` (as `gluon.utils.split_data`)."""
+    """Split `data` into `num_slice` parts along `batch_axis` (as MXNet's)."""
     size = data.shape[batch_axis]
     if num_slice < 1 or size < num_slice:
         raise MXNetError(f"split_data: cannot split an axis of size {size} (shape "
@@ -39,9 +40,10 @@ def split_data(data: NDArray, num_slice: int, batch_axis: int = 0,
     if even_split and size % num_slice:
         raise MXNetError(
             f"split_data: data of shape {data.shape} cannot be split evenly into "
-            f"{num_slice} parts along axis {batch_axis}. Use a batch size that is a multiple "
-            f"of {num_slice}, or even_split=False.")
-    # As np.array_split (and MXNet): the first `size % num_slice` parts get one extra row.
+            f"{num_slice} parts along axis {batch_axis}. Use a batch size that is "
+            f"a multiple of {num_slice}, or even_split=False.")
+    # As np.array_split (and MXNet): the first `size % num_slice` parts get one
+    # extra row.
     step, extra = divmod(size, num_slice)
     bounds = [i * step + min(i, extra) for i in range(num_slice)] + [size]
     index = [slice(None)] * data.ndim

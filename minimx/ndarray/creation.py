@@ -20,7 +20,7 @@ __all__ = [
 
 
 def array(source_array, ctx: Context | None = None, dtype=None) -> NDArray:
-    """A new NDArray holding a copy of `source_array` (float32 unless `dtype` is given)."""
+    """A new NDArray holding a copy of `source_array` (float32 unless `dtype` given)."""
     ctx = Context(ctx) if ctx is not None else current_context()
     if isinstance(source_array, NDArray):
         data = source_array._data

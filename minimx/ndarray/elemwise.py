@@ -158,7 +158,7 @@ fluent(exp=exp, log=log, sqrt=sqrt, square=square, abs=abs, sign=sign, relu=relu
 
 
 def shape_size(shape) -> int:
-    """The number of elements of a shape (a Python product: np.prod costs microseconds)."""
+    """The number of elements of a shape (a Python loop: np.prod costs microseconds)."""
     n = 1
     for d in shape:
         n *= d
@@ -166,7 +166,7 @@ def shape_size(shape) -> int:
 
 
 def normalize_axis(axis, ndim: int, op_name: str) -> tuple:
-    """`axis` (None, int or tuple) as a tuple of non-negative ints; clear error if out of range."""
+    """`axis` (None, int or tuple) as a tuple of non-negative ints, or a clear error."""
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
@@ -180,7 +180,9 @@ def normalize_axis(axis, ndim: int, op_name: str) -> tuple:
 
 
 class Reduce(Operator):
-    """`sum`, `mean`, `max`, `min`, `prod` over `axis` (MXNet: `sum(data, axis, keepdims, exclude)`)."""
+    """`sum`, `mean`, `max`, `min`, `prod` over `axis`.
+
+    As MXNet's `sum(data, axis, keepdims, exclude)`."""
 
     params = ('axis', 'keepdims', 'exclude')
 
@@ -195,8 +197,8 @@ class Reduce(Operator):
 
     def forward(self, xp, x, axis=None, keepdims=False, exclude=False):
         axes = self.axes(x.ndim, axis, exclude)
-        # The array method (x.sum) skips NumPy's Python-level wrapper (np.sum); a mean is
-        # a sum and a division, cheaper than x.mean's bookkeeping on small arrays.
+        # The array method (x.sum) skips NumPy's Python-level wrapper (np.sum); a mean
+        # is a sum and a division, cheaper than x.mean's bookkeeping on small arrays.
         if self.name == 'mean':
             count = shape_size(x.shape[a] for a in axes)
             out = x.sum(axis=axes, keepdims=keepdims) / x.dtype.type(count or 1) \
@@ -204,6 +206,10 @@ class Reduce(Operator):
         else:
             out = getattr(x, self.name)(axis=axes, keepdims=keepdims)
         return out.astype(x.dtype, copy=False)
+
+    def __call__(self, *args, dtype=None, out=None, **attrs):
+        _numpy_keywords(self, dtype, out)
+        return Operator.__call__(self, *args, **attrs)
 
     def backward(self, xp, g, inputs, out, axis=None, keepdims=False, exclude=False):
         (x,) = inputs
@@ -258,6 +264,10 @@ class ArgReduce(Operator):
         out = getattr(xp, self.name)(x, axis=axis, keepdims=keepdims)
         return xp.asarray(out, dtype=np.float32)
 
+    def __call__(self, *args, dtype=None, out=None, **attrs):
+        _numpy_keywords(self, dtype, out)
+        return Operator.__call__(self, *args, **attrs)
+
     def backward(self, xp, g, inputs, out, axis=None, keepdims=False):
         return (None,)
 
@@ -266,6 +276,15 @@ norm, argmax, argmin = Norm(), ArgReduce('argmax'), ArgReduce('argmin')
 
 fluent(sum=sum, mean=mean, max=max, min=min, prod=prod, norm=norm, argmax=argmax,
        argmin=argmin)
+
+
+def _numpy_keywords(op: Operator, dtype, out) -> None:
+    """Accept the `dtype=None, out=None` that np.mean(x) and co. pass; refuse others."""
+    if dtype is not None or out is not None:
+        raise MXNetError(
+            f"{op.name}: MXNet's {op.name} takes no dtype= or out= argument. Convert "
+            f"first, e.g. x.astype('float64').{op.name}(), or give NumPy a host copy, "
+            f"np.{op.name}(x.asnumpy(), ...)")
 
 
 class Dot(Operator):
@@ -279,8 +298,9 @@ class Dot(Operator):
         if transpose_b:
             b = b.T
         if a.shape[-1] != b.shape[0]:
-            raise MXNetError(f"dot: the last axis of lhs {a.shape} must match the first "
-                             f"axis of rhs {b.shape}" + _transpose_hint(transpose_a, transpose_b))
+            raise MXNetError(f"dot: the last axis of lhs {a.shape} must match the "
+                             f"first axis of rhs {b.shape}"
+                             + _transpose_hint(transpose_a, transpose_b))
         if a.ndim <= 2 and b.ndim <= 2:   # np.dot agrees with MXNet up to 2-D
             return xp.dot(a, b)
         return xp.tensordot(a, b, axes=1)
@@ -303,15 +323,16 @@ class BatchDot(Operator):
 
     def forward(self, xp, a, b, transpose_a=False, transpose_b=False):
         if a.ndim != 3 or b.ndim != 3:
-            raise MXNetError(f"batch_dot: both inputs must be 3-D (batch, rows, cols), got "
-                             f"shapes {a.shape} and {b.shape}")
+            raise MXNetError(f"batch_dot: both inputs must be 3-D (batch, rows, cols), "
+                             f"got shapes {a.shape} and {b.shape}")
         if transpose_a:
             a = a.transpose(0, 2, 1)
         if transpose_b:
             b = b.transpose(0, 2, 1)
         if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
-            raise MXNetError(f"batch_dot: cannot multiply batches of shapes {a.shape} and "
-                             f"{b.shape}" + _transpose_hint(transpose_a, transpose_b))
+            raise MXNetError(f"batch_dot: cannot multiply batches of shapes {a.shape} "
+                             f"and {b.shape}"
+                             + _transpose_hint(transpose_a, transpose_b))
         return xp.matmul(a, b)
 
     def backward(self, xp, g, inputs, out, transpose_a=False, transpose_b=False):

@@ -26,7 +26,7 @@ __all__ = [
 def _indices(xp, index, size: int, mode: str, name: str):
     """Integer indices into an axis of length `size`, clipped or wrapped like MXNet."""
     index = index.astype(np.int64)
-    if mode == 'clip':   # two ufuncs: cheaper than np.clip's Python wrapper on small arrays
+    if mode == 'clip':   # two ufuncs: cheaper than np.clip's wrapper on small arrays
         return xp.minimum(xp.maximum(index, 0, out=index), size - 1, out=index)
     if mode == 'wrap':
         return xp.mod(index, size)
@@ -41,7 +41,8 @@ class Take(Operator):
 
     def forward(self, xp, a, indices, axis=0, mode='clip'):
         axis = normalize_axis(axis, a.ndim, self.name)[0]
-        return xp.take(a, _indices(xp, indices, a.shape[axis], mode, self.name), axis=axis)
+        index = _indices(xp, indices, a.shape[axis], mode, self.name)
+        return xp.take(a, index, axis=axis)
 
     def backward(self, xp, g, inputs, out, axis=0, mode='clip'):
         a, indices = inputs
@@ -64,11 +65,13 @@ class Pick(Operator):
     def forward(self, xp, data, index, axis=-1, keepdims=False, mode='clip'):
         axis = normalize_axis(axis, data.ndim, self.name)[0]
         expected = data.shape[:axis] + data.shape[axis + 1:]
-        if index.shape != expected and index.shape != expected[:axis] + (1,) + expected[axis:]:
-            raise MXNetError(f"pick: data of shape {data.shape} along axis {axis} needs an "
-                             f"index of shape {expected}, got {index.shape}")
+        if index.shape != expected and \
+                index.shape != expected[:axis] + (1,) + expected[axis:]:
+            raise MXNetError(f"pick: data of shape {data.shape} along axis {axis} "
+                             f"needs an index of shape {expected}, got {index.shape}")
         idx = _indices(xp, index, data.shape[axis], mode, self.name)
-        # View data as (P, n, Q) around the axis; one fancy index picks (p, idx[p, q], q).
+        # View data as (P, n, Q) around the axis; one fancy index picks
+        # (p, idx[p, q], q).
         p, q = shape_size(data.shape[:axis]), shape_size(data.shape[axis + 1:])
         if q == 1:   # the common case, scores (batch, classes): one index per row
             out = data.reshape(p, data.shape[axis])[xp.arange(p), idx.reshape(p)]
@@ -104,8 +107,9 @@ class Where(Operator):
                              f"{x.shape} {x.dtype} and {y.shape} {y.dtype}")
         if cond.shape != x.shape:
             if cond.ndim != 1 or cond.shape[0] != x.shape[0]:
-                raise MXNetError(f"where: condition must have the shape of x {x.shape} or "
-                                 f"be a vector of length {x.shape[0]}, got {cond.shape}")
+                raise MXNetError(f"where: condition must have the shape of x "
+                                 f"{x.shape} or be a vector of length {x.shape[0]}, "
+                                 f"got {cond.shape}")
             cond = cond.reshape(cond.shape + (1,) * (x.ndim - 1))
         return xp.where(cond != 0, x, y)
 
@@ -142,8 +146,8 @@ class TopK(Operator):
         axis = normalize_axis(axis, data.ndim, self.name)[0]
         n = data.shape[axis]
         if not 1 <= k <= n:
-            raise MXNetError(f"topk: k must be between 1 and {n} (the size of axis {axis} "
-                             f"of shape {data.shape}), got k={k}")
+            raise MXNetError(f"topk: k must be between 1 and {n} (the size of axis "
+                             f"{axis} of shape {data.shape}), got k={k}")
         if ret_typ not in ('indices', 'value', 'both', 'mask'):
             raise MXNetError(f"topk: ret_typ must be 'indices', 'value', 'both' or "
                              f"'mask', got {ret_typ!r}")

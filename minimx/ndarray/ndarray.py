@@ -3,7 +3,6 @@
 """The NDArray, the one dispatcher every operator goes through, and array creation."""
 
 import contextlib
-import numbers
 from types import MethodType
 import numpy as np
 from minimx.base import MXNetError, add_to_class
@@ -39,6 +38,8 @@ class NDArray:
     __slots__ = ('_data', '_ctx', '_ag', '__weakref__')
     # Arrays compare elementwise (`x == y` is an NDArray), so hashing is by identity.
     __hash__ = object.__hash__
+    # NumPy hands `np.float32(2) * x` to NDArray's own operators (MXNet's value).
+    __array_priority__ = 1000.0
 
     def __init__(self, data, ctx: Context) -> None:
         self._data = data
@@ -48,6 +49,12 @@ class NDArray:
     @property
     def shape(self) -> tuple:
         return self._data.shape
+
+    @property
+    def context(self) -> Context:
+        return self._ctx
+
+    ctx = context
 
     @property
     def dtype(self) -> np.dtype:
@@ -62,14 +69,8 @@ class NDArray:
         return self._data.ndim
 
     @property
-    def context(self) -> Context:
-        return self._ctx
-
-    ctx = context
-
-    @property
     def T(self) -> 'NDArray':
-        """The transpose (axes reversed); `transpose` is defined with the shape operators."""
+        """The transpose (axes reversed); `transpose` is one of the shape operators."""
         return self.transpose()
 
     def __repr__(self) -> str:
@@ -135,7 +136,7 @@ class NDArray:
         return self.copyto(self._ctx)
 
     def astype(self, dtype, copy: bool = True) -> 'NDArray':
-        """This array converted to `dtype` (itself if the dtype matches and `copy=False`)."""
+        """This array converted to `dtype` (itself if the dtype matches and not `copy`)."""
         if not copy and self.dtype == np.dtype(dtype):
             return self
         return cast(self, dtype=dtype)
@@ -151,6 +152,19 @@ class NDArray:
 
     def __setitem__(self, key, value) -> None:
         _assign(self, _backend_key(key, self._ctx), value)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """The values as a NumPy array, for `np.asarray(x)`, `np.mean(x)`, `plt.plot(x)`.
+
+        It always copies to the host, as `asnumpy()` does, from a GPU too. MXNet 1.x's
+        NDArray has no `__array__`; code that must also run on MXNet says `x.asnumpy()`.
+        """
+        if copy is False:
+            raise ValueError("np.asarray(x, copy=False): an NDArray cannot share its "
+                             "memory with NumPy; use np.asarray(x) or x.asnumpy(), which "
+                             "copy")
+        values = self.asnumpy()
+        return values if dtype is None else values.astype(dtype, copy=False)
 
     def attach_grad(self, grad_req: str = 'write', stype=None) -> None:
         """Make this array a leaf whose gradient backward() writes to `.grad`."""
@@ -200,8 +214,8 @@ class Operator:
         if len(args) > n:
             if len(args) - n > len(self.params):
                 raise MXNetError(f"{self.name}: takes {n} array argument(s) and the "
-                                 f"attributes {self.params}; got {len(args)} positional "
-                                 "arguments")
+                                 f"attributes {self.params}; got {len(args)} "
+                                 "positional arguments")
             attrs.update(zip(self.params, args[n:]))
         return invoke(self, args[:n], attrs)
 
@@ -224,7 +238,7 @@ class Operator:
 
 
 def invoke(op: Operator, inputs: tuple, attrs: dict):
-    """Apply `op` to NDArray `inputs`: check, compute, wrap, and record when recording."""
+    """Apply `op` to NDArray `inputs`: check, compute, wrap, record if recording."""
     try:
         ctx = inputs[0]._ctx
         arrays = [x._data for x in inputs]
@@ -258,7 +272,7 @@ def _wrap(out, ctx: Context) -> 'NDArray':
 
 
 def fluent(**methods) -> None:
-    """Store operators (or functions) as NDArray methods: `fluent(exp=exp)` gives `x.exp()`."""
+    """Store operators as NDArray methods: `fluent(exp=exp)` gives `x.exp()`."""
     for method_name, op in methods.items():
         setattr(NDArray, method_name, op)
 
@@ -372,8 +386,8 @@ def _backend_key(key, ctx: Context):
         return tuple(_backend_key(k, ctx) for k in key)
     if isinstance(key, NDArray):
         if key._ctx is not ctx:
-            raise MXNetError(f"indexing: the index array is on {key._ctx} but the array "
-                             f"is on {ctx}; move it with .as_in_context({ctx})")
+            raise MXNetError(f"indexing: the index array is on {key._ctx} but the "
+                             f"array is on {ctx}; move it with .as_in_context({ctx})")
         return key._data.astype(np.int64)
     if isinstance(key, list):
         return ctx.xp.asarray(key, dtype=np.int64)
@@ -386,8 +400,9 @@ def _assign(target: NDArray, key, value) -> None:
         _check_write(target, value)
     if isinstance(value, NDArray):
         if value._ctx is not target._ctx:
-            raise MXNetError(f"assignment: the value is on {value._ctx} but the target is "
-                             f"on {target._ctx}; use value.as_in_context({target._ctx})")
+            raise MXNetError(f"assignment: the value is on {value._ctx} but the target "
+                             f"is on {target._ctx}; use "
+                             f"value.as_in_context({target._ctx})")
         value = value._data
     elif target._ctx.is_gpu and isinstance(value, np.ndarray):
         value = _to_context(value, target._ctx)
@@ -420,7 +435,7 @@ class StopGradient(Operator):
     name = 'BlockGrad'
 
     def forward(self, xp, x):
-        return x.copy()        # a new array, as MXNet's BlockGrad: writes to it stay local
+        return x.copy()        # a new array, as MXNet's BlockGrad
 
     def backward(self, xp, g, inputs, out):
         return (None,)
@@ -430,7 +445,7 @@ stop_gradient = BlockGrad = StopGradient()
 
 
 class CopyTo(Operator):
-    """The record of a copy between contexts (MXNet: `_copyto`); see `NDArray.copyto`."""
+    """The record of a copy between contexts (MXNet: `_copyto`)."""
 
     name = '_copyto'
 
@@ -453,13 +468,14 @@ def _check_write(target: NDArray, value) -> None:
     if not _state.recording:
         return
     if type(target._ag) in (Leaf, Node):
-        kind = 'a leaf (attach_grad)' if type(target._ag) is Leaf else 'a recorded result'
+        kind = ('a leaf (attach_grad)' if type(target._ag) is Leaf
+                else 'a recorded result')
         raise MXNetError(
             f"in-place write into {kind} of shape {target.shape} inside "
             f"autograd.record(): in-place writes are not recorded, so the gradient "
             f"would be wrong. {fix}")
     if isinstance(value, NDArray) and type(value._ag) in (Leaf, Node):
         raise MXNetError(
-            f"writing a recorded array into another array (shape {target.shape}) inside "
-            "autograd.record(): the write is not recorded, so no gradient would flow "
-            f"back through it. {fix}")
+            f"writing a recorded array into another array (shape {target.shape}) "
+            "inside autograd.record(): the write is not recorded, so no gradient "
+            f"would flow back through it. {fix}")

@@ -68,16 +68,18 @@ class FullyConnectedOp(Operator):
     num_inputs = None   # data, weight[, bias]
 
     def __call__(self, data, weight, bias=None, **attrs):
-        inputs = (data, weight) if bias is None or attrs.get('no_bias') else (data, weight, bias)
+        inputs = (data, weight) if bias is None or attrs.get('no_bias') else \
+            (data, weight, bias)
         return invoke(self, inputs, attrs)
 
     def forward(self, xp, x, w, b=None, num_hidden=None, no_bias=False, flatten=True):
         if flatten:
             x = x.reshape(x.shape[0], -1)
-        if x.shape[-1] != w.shape[1] or (num_hidden is not None and w.shape[0] != num_hidden):
-            raise MXNetError(f"FullyConnected: input of shape {x.shape} needs a weight of "
-                             f"shape ({num_hidden or w.shape[0]}, {x.shape[-1]}), got "
-                             f"{w.shape}")
+        if x.shape[-1] != w.shape[1] or \
+                (num_hidden is not None and w.shape[0] != num_hidden):
+            raise MXNetError(f"FullyConnected: input of shape {x.shape} needs a weight "
+                             f"of shape ({num_hidden or w.shape[0]}, {x.shape[-1]}), "
+                             f"got {w.shape}")
         y = x @ w.T
         if b is not None:
             y += b          # y is a fresh array: add the bias in place, no second array
@@ -98,7 +100,7 @@ class FullyConnectedOp(Operator):
 
 
 def _pair(v, name: str = 'kernel/stride/pad') -> tuple:
-    """`v` as a pair of ints: 3 -> (3, 3); a pair stays a pair; anything else is an error."""
+    """`v` as a pair of ints: 3 -> (3, 3); a pair stays a pair; anything else fails."""
     if isinstance(v, (int, np.integer)):
         return (int(v), int(v))
     v = tuple(int(i) for i in v)
@@ -114,8 +116,8 @@ def _windows(xp, x, kernel, stride, dilate, pad, pad_value=0):
         x = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=pad_value)
     span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
     if x.shape[2] < span_h or x.shape[3] < span_w:
-        raise MXNetError(f"the kernel {kernel} (dilate {dilate}) does not fit in the padded "
-                         f"input of height x width {x.shape[2]}x{x.shape[3]}")
+        raise MXNetError(f"the kernel {kernel} (dilate {dilate}) does not fit in the "
+                         f"padded input of height x width {x.shape[2]}x{x.shape[3]}")
     view = xp.lib.stride_tricks.sliding_window_view(x, (span_h, span_w), axis=(2, 3))
     return view[:, :, ::sh, ::sw, ::dh, ::dw]
 
@@ -132,13 +134,15 @@ class ConvolutionOp(Operator):
     num_inputs = None   # data, weight[, bias]
 
     def __call__(self, data, weight, bias=None, **attrs):
-        inputs = (data, weight) if bias is None or attrs.get('no_bias') else (data, weight, bias)
+        inputs = (data, weight) if bias is None or attrs.get('no_bias') else \
+            (data, weight, bias)
         return invoke(self, inputs, attrs)
 
     def forward(self, xp, x, w, b=None, kernel=None, stride=1, dilate=1, pad=0,
                 num_filter=None, num_group=1, no_bias=False, layout='NCHW'):
         _check_conv(x, w, kernel, num_filter, num_group, layout)
-        cols, (oh, ow) = _im2col(xp, x, w.shape[2:], _pair(stride), _pair(dilate), _pair(pad))
+        cols, (oh, ow) = _im2col(xp, x, w.shape[2:], _pair(stride), _pair(dilate),
+                                 _pair(pad))
         rows, fg = cols.shape[1] // num_group, w.shape[0] // num_group
         outs = [xp.matmul(w[i * fg:(i + 1) * fg].reshape(fg, -1),    # (fg, rows)
                           cols[:, i * rows:(i + 1) * rows])           # (N, rows, OH*OW)
@@ -154,7 +158,8 @@ class ConvolutionOp(Operator):
         return True
 
     def backward(self, xp, g, inputs, out, needs=(True, True, True), kernel=None, stride=1,
-                 dilate=1, pad=0, num_filter=None, num_group=1, no_bias=False, layout='NCHW'):
+                 dilate=1, pad=0, num_filter=None, num_group=1, no_bias=False,
+                 layout='NCHW'):
         x, w = inputs[0], inputs[1]
         stride, dilate, pad = _pair(stride), _pair(dilate), _pair(pad)
         cols, (oh, ow) = _im2col(xp, x, w.shape[2:], stride, dilate, pad)
@@ -169,7 +174,7 @@ class ConvolutionOp(Operator):
             if needs[0]:
                 gcols.append(xp.matmul(wi.T, gi))                          # (N, rows, L)
         gx = None
-        if needs[0]:       # col2im only when the input needs a gradient (not the data batch)
+        if needs[0]:       # col2im only if the input needs a gradient (not for data)
             gcols = gcols[0] if num_group == 1 else xp.concatenate(gcols, axis=1)
             gcols = gcols.reshape((n, x.shape[1]) + w.shape[2:] + (oh, ow))
             gx = _col2im(xp, gcols, x.shape, stride, dilate, pad)
@@ -179,14 +184,16 @@ class ConvolutionOp(Operator):
 
 def _check_conv(x, w, kernel, num_filter, num_group, layout) -> None:
     if layout != 'NCHW':
-        raise MXNetError(f"Convolution: only the NCHW layout is implemented, got {layout!r}; "
-                         "transpose NHWC input with x.transpose((0, 3, 1, 2))")
+        raise MXNetError(f"Convolution: only the NCHW layout is implemented, got "
+                         f"{layout!r}; transpose NHWC input with "
+                         "x.transpose((0, 3, 1, 2))")
     if x.ndim != 4 or w.ndim != 4:
         raise MXNetError(f"Convolution: expects 4-D NCHW data and a 4-D weight "
-                         f"(filters, channels/groups, kh, kw), got {x.shape} and {w.shape}")
+                         f"(filters, channels/groups, kh, kw), got {x.shape} and "
+                         f"{w.shape}")
     if kernel is not None and tuple(w.shape[2:]) != _pair(kernel):
-        raise MXNetError(f"Convolution: kernel {_pair(kernel)} does not match the weight "
-                         f"shape {w.shape}")
+        raise MXNetError(f"Convolution: kernel {_pair(kernel)} does not match the "
+                         f"weight shape {w.shape}")
     if num_filter is not None and w.shape[0] != num_filter:
         raise MXNetError(f"Convolution: num_filter={num_filter} but the weight has "
                          f"{w.shape[0]} filters")
@@ -201,8 +208,8 @@ class PoolingOp(Operator):
     name = 'Pooling'
 
     def forward(self, xp, x, kernel=(1, 1), pool_type='max', global_pool=False,
-                stride=(1, 1), pad=0, pooling_convention='valid', count_include_pad=True,
-                layout='NCHW'):
+                stride=(1, 1), pad=0, pooling_convention='valid',
+                count_include_pad=True, layout='NCHW'):
         if x.ndim != 4 or layout != 'NCHW':
             raise MXNetError(f"Pooling: expects 4-D NCHW input, got shape {x.shape} "
                              f"and layout {layout!r}")
@@ -210,7 +217,8 @@ class PoolingOp(Operator):
             raise MXNetError(f"Pooling: pool_type must be 'max', 'avg' or 'sum', got "
                              f"{pool_type!r}")
         if global_pool:
-            reduce = x.max if pool_type == 'max' else (x.mean if pool_type == 'avg' else x.sum)
+            reduce = x.max if pool_type == 'max' else \
+                (x.mean if pool_type == 'avg' else x.sum)
             return reduce(axis=(2, 3), keepdims=True)
         kernel, stride, pad = _pair(kernel), _pair(stride), _pair(pad)
         fill = -np.inf if pool_type == 'max' else 0
@@ -224,9 +232,9 @@ class PoolingOp(Operator):
                                  count_include_pad)
         return out
 
-    def backward(self, xp, g, inputs, out, kernel=(1, 1), pool_type='max', global_pool=False,
-                 stride=(1, 1), pad=0, pooling_convention='valid', count_include_pad=True,
-                 layout='NCHW'):
+    def backward(self, xp, g, inputs, out, kernel=(1, 1), pool_type='max',
+                 global_pool=False, stride=(1, 1), pad=0, pooling_convention='valid',
+                 count_include_pad=True, layout='NCHW'):
         x = inputs[0]
         if global_pool:
             if pool_type != 'max':
@@ -255,16 +263,16 @@ class PoolingOp(Operator):
 
 
 def _taps(x, kernel, stride):
-    """For each kernel position (i, j), the strided view of `x` that it sees in every window.
+    """For each kernel position (i, j), the strided view of `x` it sees in every window.
 
-    A window's maximum (or sum) is the elementwise maximum (or sum) of these kh*kw views,
-    which is much faster than reducing over a (..., kh, kw) window view.
+    A window's maximum (or sum) is the elementwise maximum (or sum) of these kh*kw
+    views, which is much faster than reducing over a (..., kh, kw) window view.
     """
     (kh, kw), (sh, sw) = kernel, stride
     oh, ow = (x.shape[2] - kh) // sh + 1, (x.shape[3] - kw) // sw + 1
     if oh < 1 or ow < 1:
-        raise MXNetError(f"Pooling: the window {kernel} does not fit in the padded input "
-                         f"of height x width {x.shape[2]}x{x.shape[3]}")
+        raise MXNetError(f"Pooling: the window {kernel} does not fit in the padded "
+                         f"input of height x width {x.shape[2]}x{x.shape[3]}")
     for i in range(kh):
         for j in range(kw):
             yield x[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
@@ -286,7 +294,8 @@ def _pad_pool(xp, x, kernel, stride, pad, convention, fill):
     (ph, pw), (eh, ew) = pad, extra
     if not (ph or pw or eh or ew):
         return x
-    return xp.pad(x, ((0, 0), (0, 0), (ph, ph + eh), (pw, pw + ew)), constant_values=fill)
+    return xp.pad(x, ((0, 0), (0, 0), (ph, ph + eh), (pw, pw + ew)),
+                  constant_values=fill)
 
 
 def _window_sizes(xp, x, kernel, stride, pad, convention, count_include_pad):
@@ -308,7 +317,7 @@ FullyConnected, Convolution, Pooling = FullyConnectedOp(), ConvolutionOp(), Pool
 
 
 def _col2im(xp, gcols, shape, stride, dilate, pad):
-    """Add column gradients (N, C, kh, kw, H_out, W_out) back onto an input of `shape`."""
+    """Add column gradients (N, C, kh, kw, H_out, W_out) onto an input of `shape`."""
     n, c, h, w = shape
     (sh, sw), (dh, dw), (ph, pw) = stride, dilate, pad
     kh, kw, oh, ow = gcols.shape[2:]
@@ -359,13 +368,13 @@ def LeakyReLU(data, act_type: str = 'leaky', slope: float = 0.25):
         return relu(data) - slope * relu(-data)
     if act_type == 'elu':
         return relu(data) + slope * (exp(-relu(-data)) - 1)
-    raise MXNetError(f"LeakyReLU: act_type {act_type!r} is not implemented; use 'leaky' "
-                     "or 'elu'")
+    raise MXNetError(f"LeakyReLU: act_type {act_type!r} is not implemented; use "
+                     "'leaky' or 'elu'")
 
 
 def Embedding(data, weight, input_dim: int | None = None, output_dim: int | None = None,
               dtype=None):
-    """Rows of `weight` picked by the integer indices in `data` (as `mx.nd.Embedding`)."""
+    """Rows of `weight` picked by the integer indices in `data` (`mx.nd.Embedding`)."""
     if input_dim is not None and weight.shape[0] != input_dim or \
             output_dim is not None and weight.shape[1] != output_dim:
         raise MXNetError(f"Embedding: the weight has shape {weight.shape}, expected "

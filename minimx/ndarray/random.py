@@ -16,7 +16,8 @@ _seed_state: list = [None]
 def seed(seed_state: int, ctx='all') -> None:
     """Seed the generator of every context (`ctx='all'`) or of one context."""
     if not isinstance(seed_state, (int, np.integer)):
-        raise MXNetError(f"random.seed: the seed must be an integer, got {seed_state!r}")
+        raise MXNetError(f"random.seed: the seed must be an integer, "
+                         f"got {seed_state!r}")
     if ctx == 'all':
         _seed_state[0] = int(seed_state)
         _generators.clear()
@@ -42,7 +43,9 @@ def _generator(ctx: Context):
 
 def _draw(kind: str, shape, ctx, dtype, *args) -> NDArray:
     ctx = Context(ctx) if ctx is not None else current_context()
-    shape = (1,) if shape is None else ((shape,) if isinstance(shape, int) else tuple(shape))
+    if shape is None:
+        shape = (1,)
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
     rng = _generator(ctx)
     with _device(ctx):
         if kind == 'uniform':
@@ -50,7 +53,8 @@ def _draw(kind: str, shape, ctx, dtype, *args) -> NDArray:
             data = draw(shape, dtype=np.float32).astype(dtype, copy=False)
             data = data * (args[1] - args[0]) + args[0]
         elif kind == 'normal':
-            data = rng.standard_normal(shape, dtype=np.float32).astype(dtype, copy=False)
+            data = rng.standard_normal(shape, dtype=np.float32)
+            data = data.astype(dtype, copy=False)
             data = data * args[1] + args[0]
         else:
             integers = rng.integers if hasattr(rng, 'integers') else rng.randint

@@ -17,7 +17,8 @@ def save_arrays(filename: str, arrays: dict) -> None:
     filename = os.fspath(filename)
     folder = os.path.dirname(os.path.abspath(filename))
     if not os.path.isdir(folder):
-        raise MXNetError(f"cannot save {filename!r}: the folder {folder!r} does not exist")
+        raise MXNetError(f"cannot save {filename!r}: the folder {folder!r} does not "
+                         "exist")
     fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(filename) + '.',
                                suffix='.tmp', dir=folder)
     try:
@@ -33,7 +34,7 @@ def save_arrays(filename: str, arrays: dict) -> None:
 
 
 def load_arrays(filename: str, what: str = 'minimx array file') -> dict:
-    """The arrays of a file written by `save_arrays`, with clear errors for bad files."""
+    """The arrays of a file written by `save_arrays`, with clear errors for bad ones."""
     filename = os.fspath(filename)
     if not os.path.exists(filename):
         raise MXNetError(f"cannot load {filename!r}: no such file")
@@ -48,45 +49,48 @@ def load_arrays(filename: str, what: str = 'minimx array file') -> dict:
         raise MXNetError(f"{filename!r} holds Python objects, not plain arrays; minimx "
                          f"refuses to unpickle it ({err})") from err
     except Exception as err:   # truncated zip, not a zip at all, ...
-        raise MXNetError(f"{filename!r} is not a readable {what} (a NumPy .npz archive): "
-                         f"{type(err).__name__}: {err}. It may be truncated or of "
-                         "another format.") from err
+        raise MXNetError(f"{filename!r} is not a readable {what} (a NumPy .npz "
+                         f"archive): {type(err).__name__}: {err}. It may be truncated "
+                         "or of another format.") from err
 
 
 _MARKER = '__minimx_arrays__'
 
 
 def save(fname: str, data) -> None:
-    """Save an NDArray, a list of NDArrays, or a dict str -> NDArray (as `mx.nd.save`)."""
+    """Save an NDArray, a list of NDArrays, or a dict str -> NDArray (`mx.nd.save`)."""
     if isinstance(data, NDArray):
         data = [data]
     if isinstance(data, dict):
         kind, items = 'dict', list(data.items())
         for key, _ in items:
             if not isinstance(key, str) or key == _MARKER:
-                raise MXNetError(f"nd.save: dict keys must be strings (not {_MARKER!r}), "
-                                 f"got {key!r}")
+                raise MXNetError(f"nd.save: dict keys must be strings (not "
+                                 f"{_MARKER!r}), got {key!r}")
     elif isinstance(data, (list, tuple)):
         kind, items = 'list', [(str(i), v) for i, v in enumerate(data)]
     else:
-        raise MXNetError(f"nd.save: data must be an NDArray, a list of NDArrays or a dict "
-                         f"of NDArrays, got {type(data).__name__}")
+        raise MXNetError(f"nd.save: data must be an NDArray, a list of NDArrays or a "
+                         f"dict of NDArrays, got {type(data).__name__}")
     arrays = {}
     for key, value in items:
         if not isinstance(value, NDArray):
-            raise MXNetError(f"nd.save: {key!r} is a {type(value).__name__}, not an NDArray")
+            raise MXNetError(f"nd.save: {key!r} is a {type(value).__name__}, not an "
+                             "NDArray")
         arrays[key] = value.asnumpy()
     arrays[_MARKER] = np.array(kind)
     save_arrays(fname, arrays)
 
 
 def load(fname: str, ctx: 'Context | None' = None):
-    """Load what `nd.save` wrote: a list (saved list or array) or a dict (saved dict)."""
+    """Load what `nd.save` wrote: a list (saved list or array) or a dict (saved
+    dict)."""
     arrays = load_arrays(fname, 'minimx array file')
     kind = arrays.pop(_MARKER, None)
     if kind is None or str(kind) not in ('list', 'dict'):
-        raise MXNetError(f"nd.load: {fname!r} is a NumPy archive but not a minimx array file "
-                         "(it lacks the marker nd.save writes); use numpy.load for it")
+        raise MXNetError(f"nd.load: {fname!r} is a NumPy archive but not a minimx "
+                         "array file (it lacks the marker nd.save writes); use "
+                         "numpy.load for it")
     ctx = Context(ctx) if ctx is not None else cpu(0)
     loaded = {k: NDArray(_to_context(v, ctx), ctx) for k, v in arrays.items()}
     if str(kind) == 'dict':

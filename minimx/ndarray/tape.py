@@ -19,13 +19,13 @@ _state = _AutogradState()
 
 
 class Leaf:
-    """The autograd entry of an array with `attach_grad()`: its gradient buffer and request."""
+    """The autograd entry of an array with `attach_grad()`: gradient buffer, request."""
 
     __slots__ = ('grad', 'req', 'fresh')
 
     def __init__(self, grad: 'NDArray', req: str) -> None:
         self.grad, self.req = grad, req
-        self.fresh = False   # set by backward; a Trainer clears it when it uses the gradient
+        self.fresh = False   # set by backward; cleared by a Trainer that uses it
 
 
 NO_GRAD = object()   # the entry of an array recorded from inputs that need no gradient
@@ -46,18 +46,18 @@ def pinned(data) -> bool:
 
 
 class Node:
-    """The record of one operator call: what its backward rule needs, and its parents."""
+    """The record of one operator call: what its backward rule needs, its parents."""
 
     __slots__ = ('op', 'attrs', 'inputs', 'output', 'parents', 'index', 'pins', 'seq',
                  '__weakref__')
 
     def __init__(self, op, attrs, inputs, output, parents, index=None) -> None:
         self.op, self.attrs, self.index = op, attrs, index
-        self.seq = next(_recorded)      # recording order: a topological order of the graph
+        self.seq = next(_recorded)      # recording order: a topological order
         self.inputs, self.output, self.parents = inputs, output, parents
         saved = inputs + list(output) if index is not None else inputs + [output]
         self.pins = pins = []
-        for a in saved:   # the loop is _owner() inlined: this runs for every recorded op
+        for a in saved:   # _owner() inlined: this runs for every recorded op
             base = a.base
             key = id(a if base is None else base)
             pins.append(key)
@@ -68,7 +68,7 @@ class Node:
         return self.inputs is None
 
     def release(self) -> None:
-        """Free the saved arrays and their pins (the graph cannot be backpropagated again)."""
+        """Free the saved arrays and their pins (no second backward through it)."""
         if self.inputs is None:
             return
         self.inputs = self.output = None

@@ -37,7 +37,7 @@ class RandomSampler(Sampler):
     """A new random permutation of `range(length)` each epoch.
 
     Draws with NumPy's global generator (`numpy.random.shuffle`), as MXNet does:
-    `np.random.seed(s)` makes the order reproducible; `mx.random.seed` does not affect it.
+    `np.random.seed(s)` makes the order reproducible; `mx.random.seed` does not.
     """
 
     def __init__(self, length: int) -> None:
@@ -67,8 +67,8 @@ class BatchSampler(Sampler):
             raise MXNetError(f"BatchSampler: batch_size must be a positive integer, "
                              f"got {batch_size!r}")
         if last_batch not in _LAST_BATCH_MODES:
-            raise MXNetError(f"BatchSampler: last_batch must be one of 'keep', 'discard' "
-                             f"or 'rollover', got {last_batch!r}")
+            raise MXNetError(f"BatchSampler: last_batch must be one of 'keep', "
+                             f"'discard' or 'rollover', got {last_batch!r}")
         self._sampler = sampler
         self._batch_size = int(batch_size)
         self._last_batch = last_batch
@@ -81,12 +81,11 @@ class BatchSampler(Sampler):
             if len(batch) == self._batch_size:
                 yield batch
                 batch = []
-        if batch:
+        if batch:    # a short last group: 'keep' yields it, 'discard' drops it
             if self._last_batch == 'keep':
                 yield batch
             elif self._last_batch == 'rollover':
                 self._prev = batch
-            # 'discard': drop it
 
     def __len__(self) -> int:
         n, size = len(self._sampler), self._batch_size

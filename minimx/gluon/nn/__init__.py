@@ -2,8 +2,9 @@
 # Do not edit it: edit the notebook(s) and run `make tangle`.
 """`gluon.nn`: neural-network layers."""
 
-from minimx.gluon.nn.basic_layers import (Activation, BatchNorm, Dense, Dropout, Embedding,
-                                          Flatten, HybridLambda, HybridSequential, Lambda,
-                                          LeakyReLU, Sequential)
+from minimx.gluon.nn.basic_layers import (Activation, BatchNorm, Dense, Dropout,
+                                          Embedding, Flatten, HybridLambda,
+                                          HybridSequential, Lambda, LeakyReLU,
+                                          Sequential)
 from minimx.gluon.nn.conv_layers import (AvgPool2D, Conv2D, GlobalAvgPool2D,
                                          GlobalMaxPool2D, MaxPool2D)

@@ -64,7 +64,7 @@ def _activate(act: 'Activation | None', out):
 
 
 class Dense(HybridBlock):
-    """A fully connected layer: `activation(dot(x, weight.T) + bias)` (as `nn.Dense`)."""
+    """A fully connected layer: `activation(dot(x, weight.T) + bias)` (`nn.Dense`)."""
 
     def __init__(self, units: int, activation: str | None = None, use_bias: bool = True,
                  flatten: bool = True, dtype='float32', weight_initializer=None,
@@ -87,10 +87,11 @@ class Dense(HybridBlock):
     def hybrid_forward(self, F, x, weight, bias=None):
         if _features(x, self._flatten) != weight.shape[1]:
             raise MXNetError(
-                f"{self!r} got an input of shape {x.shape} with {_features(x, self._flatten)} "
-                f"features, but its weight has shape {weight.shape} (in_units="
-                f"{weight.shape[1]}, fixed at initialization). Check the input, or build a "
-                "new layer for this width.")
+                f"{self!r} got an input of shape {x.shape} with "
+                f"{_features(x, self._flatten)} features, but its weight has shape "
+                f"{weight.shape} (in_units={weight.shape[1]}, fixed at "
+                "initialization). Check the input, or build a new layer for this "
+                "width.")
         out = F.FullyConnected(x, weight, bias, no_bias=bias is None,
                                num_hidden=self._units, flatten=self._flatten)
         return _activate(self.act, out)
@@ -102,7 +103,7 @@ class Dense(HybridBlock):
 
 
 class Sequential(Block):
-    """Stacks blocks: the output of each is the input of the next (as `nn.Sequential`)."""
+    """Stacks blocks: the output of each is the input of the next (`nn.Sequential`)."""
 
     def __init__(self, prefix: str | None = None, params=None) -> None:
         super().__init__(prefix=prefix, params=params)
@@ -191,7 +192,8 @@ class Embedding(HybridBlock):
                                       allow_deferred_init=True)
 
     def hybrid_forward(self, F, x, weight):
-        return F.Embedding(x, weight, input_dim=self._input_dim, output_dim=self._output_dim)
+        return F.Embedding(x, weight, input_dim=self._input_dim,
+                           output_dim=self._output_dim)
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}({self._input_dim} -> {self._output_dim}, '
@@ -221,8 +223,8 @@ def _lambda_function(function, kind: str):
             raise MXNetError(f"{kind}: minimx.nd has no function {function!r}")
         return getattr(nd, function), function
     if not callable(function):
-        raise MXNetError(f"{kind}: expects a callable or the name of an nd function, got "
-                         f"{type(function).__name__}")
+        raise MXNetError(f"{kind}: expects a callable or the name of an nd function, "
+                         f"got {type(function).__name__}")
     return function, getattr(function, '__name__', type(function).__name__)
 
 
@@ -261,10 +263,11 @@ class BatchNorm(HybridBlock):
     """Batch normalisation over axis `axis` (as `nn.BatchNorm`)."""
 
     def __init__(self, axis: int = 1, momentum: float = 0.9, epsilon: float = 1e-5,
-                 center: bool = True, scale: bool = True, use_global_stats: bool = False,
-                 beta_initializer='zeros', gamma_initializer='ones',
-                 running_mean_initializer='zeros', running_variance_initializer='ones',
-                 in_channels: int = 0, **kwargs) -> None:
+                 center: bool = True, scale: bool = True,
+                 use_global_stats: bool = False, beta_initializer='zeros',
+                 gamma_initializer='ones', running_mean_initializer='zeros',
+                 running_variance_initializer='ones', in_channels: int = 0,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self._kwargs = {'axis': axis, 'eps': epsilon, 'momentum': momentum,
                         'fix_gamma': not scale, 'use_global_stats': use_global_stats}
@@ -277,12 +280,15 @@ class BatchNorm(HybridBlock):
         self.beta = self.params.get('beta', grad_req='write' if center else 'null',
                                     shape=shape, init=beta_initializer,
                                     allow_deferred_init=True, differentiable=center)
-        self.running_mean = self.params.get('running_mean', grad_req='null', shape=shape,
-                                            init=running_mean_initializer,
-                                            allow_deferred_init=True, differentiable=False)
-        self.running_var = self.params.get('running_var', grad_req='null', shape=shape,
+        self.running_mean = self.params.get('running_mean', grad_req='null',
+                                            shape=shape, init=running_mean_initializer,
+                                            allow_deferred_init=True,
+                                            differentiable=False)
+        self.running_var = self.params.get('running_var', grad_req='null',
+                                           shape=shape,
                                            init=running_variance_initializer,
-                                           allow_deferred_init=True, differentiable=False)
+                                           allow_deferred_init=True,
+                                           differentiable=False)
 
     def infer_shape(self, x, *args) -> None:
         channels = x.shape[self._axis]
@@ -293,8 +299,8 @@ class BatchNorm(HybridBlock):
         axis = self._axis % x.ndim
         if x.shape[axis] != gamma.shape[0]:
             raise MXNetError(f"{self!r} got an input of shape {x.shape} with "
-                             f"{x.shape[axis]} channels on axis {axis}, but its parameters "
-                             f"have shape {gamma.shape}.")
+                             f"{x.shape[axis]} channels on axis {axis}, but its "
+                             f"parameters have shape {gamma.shape}.")
         shape = tuple(-1 if i == axis else 1 for i in range(x.ndim))
         reduce_axes = tuple(i for i in range(x.ndim) if i != axis)
         if autograd.is_training() and not self._global:

@@ -23,21 +23,25 @@ class Conv2D(HybridBlock):
     def __init__(self, channels: int, kernel_size, strides=(1, 1), padding=(0, 0),
                  dilation=(1, 1), groups: int = 1, layout: str = 'NCHW',
                  activation: str | None = None, use_bias: bool = True,
-                 weight_initializer=None, bias_initializer='zeros', in_channels: int = 0,
-                 **kwargs) -> None:
+                 weight_initializer=None, bias_initializer='zeros',
+                 in_channels: int = 0, **kwargs) -> None:
         super().__init__(**kwargs)
         if layout != 'NCHW':
-            raise MXNetError(f"Conv2D: only layout='NCHW' is implemented, got {layout!r}")
+            raise MXNetError(f"Conv2D: only layout='NCHW' is implemented, "
+                             f"got {layout!r}")
         self._channels, self._in_channels, self._groups = channels, in_channels, groups
         self._kwargs = {'kernel': _pair(kernel_size, 'kernel_size'),
-                        'stride': _pair(strides, 'strides'), 'dilate': _pair(dilation, 'dilation'),
+                        'stride': _pair(strides, 'strides'),
+                        'dilate': _pair(dilation, 'dilation'),
                         'pad': _pair(padding, 'padding'), 'num_filter': channels,
                         'num_group': groups, 'no_bias': not use_bias, 'layout': layout}
         with self.name_scope():
             self.weight = self.params.get(
-                'weight', shape=(channels, in_channels // groups) + self._kwargs['kernel'],
+                'weight',
+                shape=(channels, in_channels // groups) + self._kwargs['kernel'],
                 init=weight_initializer, allow_deferred_init=True)
-            self.bias = self.params.get('bias', shape=(channels,), init=bias_initializer,
+            self.bias = self.params.get('bias', shape=(channels,),
+                                        init=bias_initializer,
                                         allow_deferred_init=True) if use_bias else None
             self.act = Activation(activation, prefix=activation + '_') \
                 if activation is not None else None
@@ -47,8 +51,10 @@ class Conv2D(HybridBlock):
 
     def infer_shape(self, x, *args) -> None:
         if x.ndim != 4:
-            raise MXNetError(f"{self.name}: Conv2D expects 4-D NCHW input, got shape {x.shape}")
-        self.weight.shape = (self._channels, x.shape[1] // self._groups) + self._kwargs['kernel']
+            raise MXNetError(f"{self.name}: Conv2D expects 4-D NCHW input, "
+                             f"got shape {x.shape}")
+        self.weight.shape = ((self._channels, x.shape[1] // self._groups)
+                             + self._kwargs['kernel'])
 
     def hybrid_forward(self, F, x, weight, bias=None):
         if x.ndim != 4 or x.shape[1] != weight.shape[1] * self._groups:
@@ -84,11 +90,12 @@ class _Pooling(HybridBlock):
                  pool_type: str, layout: str, count_include_pad=None, **kwargs) -> None:
         super().__init__(**kwargs)
         if layout != 'NCHW':
-            raise MXNetError(f"{type(self).__name__}: only layout='NCHW' is implemented, "
-                             f"got {layout!r}")
+            raise MXNetError(f"{type(self).__name__}: only layout='NCHW' is "
+                             f"implemented, got {layout!r}")
         pool_size = _pair(pool_size, 'pool_size')
         self._kwargs = {'kernel': pool_size,
-                        'stride': pool_size if strides is None else _pair(strides, 'strides'),
+                        'stride': pool_size if strides is None
+                        else _pair(strides, 'strides'),
                         'pad': _pair(padding, 'padding'), 'global_pool': global_pool,
                         'pool_type': pool_type, 'layout': layout,
                         'pooling_convention': 'full' if ceil_mode else 'valid'}
@@ -110,7 +117,7 @@ class _Pooling(HybridBlock):
 
 
 class MaxPool2D(_Pooling):
-    """Max pooling over NCHW input; `strides` defaults to `pool_size` (as `nn.MaxPool2D`)."""
+    """Max pooling over NCHW input (as `nn.MaxPool2D`); strides default to pool_size."""
 
     def __init__(self, pool_size=(2, 2), strides=None, padding=0, layout: str = 'NCHW',
                  ceil_mode: bool = False, **kwargs) -> None:
@@ -122,7 +129,8 @@ class AvgPool2D(_Pooling):
     """Average pooling over NCHW input (as `nn.AvgPool2D`)."""
 
     def __init__(self, pool_size=(2, 2), strides=None, padding=0, layout: str = 'NCHW',
-                 ceil_mode: bool = False, count_include_pad: bool = True, **kwargs) -> None:
+                 ceil_mode: bool = False, count_include_pad: bool = True,
+                 **kwargs) -> None:
         super().__init__(pool_size, strides, padding, ceil_mode, False, 'avg', layout,
                          count_include_pad, **kwargs)
 
