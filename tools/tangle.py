@@ -430,6 +430,8 @@ class ModuleBuilder:
         used = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", "\n".join(body)))
         lines = []
         for node, text in self.imports.values():
+            if len(text) > 1:  # one line each: ruff then wraps with its own indent
+                text = [ast.unparse(node)]
             lines += _drop_unused_folding(node, text, used)
         return sort_imports(lines, self.target)
 
