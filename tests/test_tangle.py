@@ -127,8 +127,6 @@ def test_fold_method_into_class_drops_decorator(tmp_path):
     assert generate(tmp_path) == header("book/01_core.ipynb") + textwrap.dedent('''\
         """Core things."""
 
-        from minimx.utils import add_to_class
-
         __all__ = ['Counter']
 
 
@@ -348,6 +346,8 @@ def test_only_export_cells_are_tangled(tmp_path):
 
 
 def test_imports_hoisted_and_deduplicated(tmp_path):
+    """Imports are merged, sorted and grouped (future, standard library, third
+    party, first party) as isort does, so the module passes ruff's import lint."""
     make_book(tmp_path, {"01_core": [INIT, code('''
         #| export minimx/core.py
         import numpy as np
@@ -370,8 +370,10 @@ def test_imports_hoisted_and_deduplicated(tmp_path):
     assert generate(tmp_path) == header("book/01_core.ipynb") + textwrap.dedent("""\
 
         from __future__ import annotations
-        import numpy as np
+
         import math
+
+        import numpy as np
 
         __all__ = ['ONE', 'TWO']
 
@@ -662,3 +664,61 @@ def test_repository_package_matches_book():
         pytest.skip("the repository has no _toc.yml (no book) yet")
     result = run_cli(REPO, "--check")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_imports_merged_and_grouped_by_origin(tmp_path):
+    """Two cells importing from one module give one sorted statement; standard
+    library, third party and first party stand in that order, a blank line apart."""
+    make_book(tmp_path, {"01_core": [INIT, code('''
+        #| export minimx/core.py
+        from minimx.base import beta
+        import re
+        import numpy as np
+
+        def f():
+            return beta, re, np
+    '''), code('''
+        #| export minimx/core.py
+        from minimx.base import alpha, beta
+        import collections
+
+        def g():
+            return alpha, collections
+    ''')]})
+    assert generate(tmp_path) == header("book/01_core.ipynb") + textwrap.dedent("""\
+
+        import collections
+        import re
+
+        import numpy as np
+
+        from minimx.base import alpha, beta
+
+        __all__ = ['f', 'g']
+
+
+        def f():
+            return beta, re, np
+
+
+        def g():
+            return alpha, collections
+    """)
+
+
+def test_add_to_class_import_kept_while_still_used(tmp_path):
+    """The decorator's import goes only when every use was folded away: a method
+    added to a class of another module keeps its decorator, and so its import."""
+    make_book(tmp_path, {"01_core": [INIT, UTILS, code('''
+        #| export minimx/core.py
+        from minimx.utils import add_to_class
+
+        HELPER = 1
+
+        @add_to_class(Elsewhere)
+        def extra(self):
+            return HELPER
+    ''')]})
+    text = generate(tmp_path)
+    assert "from minimx.utils import add_to_class\n" in text
+    assert "@add_to_class(Elsewhere)" in text
