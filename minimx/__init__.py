@@ -2,30 +2,39 @@
 # Do not edit it: edit the notebook(s) and run `make tangle`.
 """minimx: MXNet 1.x's Gluon API, rebuilt on NumPy (CPU) and CuPy (GPU)."""
 
-from minimx import base
-from minimx.base import MXNetError
-from minimx.context import (Context, cpu, current_context, gpu, num_gpus, try_all_gpus,
-                            try_gpu)
-from minimx import ndarray
-from minimx import ndarray as nd
-from minimx import random
-from minimx import autograd
-from minimx import test_utils
-from minimx import gluon
-from minimx import initializer
+from minimx import (
+    autograd,
+    base,
+    executor,
+    gluon,
+    initializer,
+    io,
+    kvstore,
+    lr_scheduler,
+    metric,
+    model,
+    name,
+    ndarray,
+    optimizer,
+    random,
+    symbol,
+    test_utils,
+)
 from minimx import initializer as init
-from minimx import metric
-from minimx import kvstore
 from minimx import kvstore as kv
-from minimx import lr_scheduler
-from minimx import optimizer
-from minimx import name
-from minimx import symbol
+from minimx import ndarray as nd
 from minimx import symbol as sym
-from minimx import executor
-from minimx import model
+from minimx.base import MXNetError
+from minimx.context import (
+    Context,
+    cpu,
+    cpu_pinned,
+    current_context,
+    gpu,
+    num_gpus,
+    try_all_gpus,
+    try_gpu,
+)
 from minimx.symbol import AttrScope
-from minimx import io
-from minimx.context import cpu_pinned
 
 __version__ = '0.1.0'

@@ -9,6 +9,7 @@ Each check names the object and the argument and shows the bad value. Its error 
 """
 
 import numbers
+
 from minimx.base import MXNetAssertionError, MXNetError, MXNetTypeError, MXNetValueError
 
 __all__ = [

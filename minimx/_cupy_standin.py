@@ -12,9 +12,10 @@ checks the rules a CPU-only test run would otherwise never see.
 import contextlib
 import operator
 import sys
-import types
 import threading
+import types
 import weakref
+
 import numpy as np
 
 __all__ = [

@@ -3,10 +3,10 @@
 """Automatic differentiation: recording scopes, backward and grad (`mx.autograd`)."""
 
 import operator
-from minimx.base import MXNetError
+
+from minimx.base import MXNetError, MXNetTypeError
 from minimx.ndarray.ndarray import NDArray, _device
 from minimx.ndarray.tape import NO_GRAD, Leaf, Node, _state, _versions, note_write
-from minimx.base import MXNetTypeError
 
 __all__ = [
     'record',

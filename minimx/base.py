@@ -3,8 +3,9 @@
 """Small pieces every layer of minimx uses: error classes, argument rules and
 `add_to_class`."""
 
-from typing import Callable
 import numbers
+from typing import Callable
+
 import numpy as np
 
 __all__ = [

@@ -4,9 +4,10 @@
 
 import threading
 from types import ModuleType
+
 import numpy as np
-from minimx.base import MXNetError, add_to_class
-from minimx.base import MXNetTypeError, MXNetValueError, is_int
+
+from minimx.base import MXNetError, MXNetTypeError, MXNetValueError, is_int
 
 __all__ = [
     'Context',

@@ -4,11 +4,12 @@
 bound graph, with forward, backward and its dictionaries of arrays."""
 
 import numpy as np
+
 from minimx import autograd
-from minimx.base import MXNetError, add_to_class
+from minimx.base import MXNetError
 from minimx.context import Context, cpu
-from minimx.ndarray.ndarray import NDArray, _to_context
 from minimx.ndarray.creation import zeros
+from minimx.ndarray.ndarray import NDArray, _to_context
 from minimx.ndarray.tape import NO_GRAD
 from minimx.symbol.graph import aux_ids, topo_order
 

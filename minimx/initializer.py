@@ -2,20 +2,18 @@
 # Do not edit it: edit the notebook(s) and run `make tangle`.
 """Initializers (`mx.init`): what fills a parameter's array when it is created."""
 
-from minimx.base import MXNetError, MXNetTypeError, MXNetValueError
-from minimx.ndarray.ndarray import NDArray
-from minimx._arguments import check_number
-from minimx.context import cpu
-from minimx.ndarray import random as _random
-import numpy as np
-from minimx._arguments import check_choice
-from minimx.base import MXNetAssertionError
 import json
-from minimx.base import add_to_class
 import logging
 import re
-from minimx.base import MXNetError
+
+import numpy as np
+
+from minimx._arguments import check_choice, check_number
+from minimx.base import MXNetAssertionError, MXNetError, MXNetTypeError, MXNetValueError
+from minimx.context import cpu
+from minimx.ndarray import random as _random
 from minimx.ndarray.creation import array
+from minimx.ndarray.ndarray import NDArray
 from minimx.ndarray.serialization import load
 
 __all__ = [

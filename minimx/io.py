@@ -3,8 +3,10 @@
 """Data iterators (`mx.io`): `DataDesc`, `DataBatch`, `DataIter`, `NDArrayIter`."""
 
 from collections import namedtuple
+
 import numpy as np
-from minimx.base import MXNetError, add_to_class
+
+from minimx.base import MXNetError
 from minimx.ndarray import NDArray, array, concat, take
 
 __all__ = ['DataDesc', 'DataBatch', 'DataIter', 'NDArrayIter', 'ResizeIter']

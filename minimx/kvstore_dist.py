@@ -5,7 +5,9 @@
 import atexit
 import os
 import time
+
 import numpy as np
+
 from minimx.base import MXNetError
 from minimx.kvstore import KVStore, _pairs, _sum_on
 from minimx.ndarray.ndarray import NDArray, _to_context

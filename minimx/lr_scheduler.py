@@ -3,9 +3,9 @@
 """Learning-rate schedules (`mx.lr_scheduler`)."""
 
 import math
-from minimx.base import MXNetError, MXNetValueError
+
 from minimx._arguments import check_choice, check_int, check_number
-from minimx.base import MXNetError
+from minimx.base import MXNetError, MXNetValueError
 
 __all__ = [
     'LRScheduler',

@@ -2,13 +2,14 @@
 # Do not edit it: edit the notebook(s) and run `make tangle`.
 """Evaluation metrics (`mx.metric`): running averages of accuracy, error, loss, ..."""
 
-from typing import Callable
-import numpy as np
-from minimx.base import MXNetAssertionError
-from minimx._arguments import check_int
-from minimx.ndarray.ndarray import NDArray
-from minimx.base import add_to_class
 import math
+from typing import Callable
+
+import numpy as np
+
+from minimx._arguments import check_int
+from minimx.base import MXNetAssertionError
+from minimx.ndarray.ndarray import NDArray
 
 __all__ = [
     'register',

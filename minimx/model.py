@@ -3,8 +3,8 @@
 """Checkpoints of symbolic models (`mx.model`): `prefix-symbol.json` for the graph and
 `prefix-0001.params` for the arrays, in MXNet's own formats."""
 
-from minimx.base import MXNetError
 from minimx import symbol as _symbol
+from minimx.base import MXNetError
 from minimx.ndarray import mxnet_file
 from minimx.ndarray.serialization import load as _load
 

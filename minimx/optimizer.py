@@ -3,17 +3,15 @@
 """Optimizers (`mx.optimizer`): SGD, NAG, Adam, RMSProp, AdaGrad, and `create`."""
 
 import math
-from minimx.base import MXNetError, add_to_class
+import warnings
+
+import numpy as np
+
+from minimx._arguments import MXNetUserWarning, check_int, check_number, check_numbers
+from minimx.base import MXNetError, MXNetTypeError
+from minimx.ndarray import random as _random
 from minimx.ndarray.ndarray import NDArray
 from minimx.ndarray.tape import note_write, pinned
-import warnings
-from minimx.base import MXNetTypeError
-from minimx._arguments import MXNetUserWarning, check_int, check_number
-from minimx._arguments import check_number, check_numbers
-from minimx.base import MXNetError
-from minimx.ndarray import random as _random
-import numpy as np
-from minimx.ndarray.tape import pinned
 
 __all__ = [
     'Optimizer',

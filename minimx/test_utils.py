@@ -2,20 +2,21 @@
 # Do not edit it: edit the notebook(s) and run `make tangle`.
 """Testing helpers, as in `mx.test_utils`: array comparison, gradient checks."""
 
-import numpy as np
-from minimx import autograd
-from minimx.ndarray.creation import array
-from minimx.ndarray.ndarray import NDArray
+import contextlib
 import functools
 import numbers
-from minimx.base import MXNetError
-from minimx.context import current_context
-import contextlib
 import os
 import platform
 import sys
-from minimx.context import _replace_current_context, num_gpus
+
+import numpy as np
+
+from minimx import autograd
+from minimx.base import MXNetError
+from minimx.context import _replace_current_context, current_context, num_gpus
 from minimx.io import DataIter
+from minimx.ndarray.creation import array
+from minimx.ndarray.ndarray import NDArray
 
 __all__ = [
     'assert_almost_equal',

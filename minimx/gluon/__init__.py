@@ -2,14 +2,7 @@
 # Do not edit it: edit the notebook(s) and run `make tangle`.
 """`mx.gluon`: blocks, parameters, layers (later chapters add losses and training)."""
 
-from minimx.gluon.parameter import DeferredInitializationError, Parameter, ParameterDict
-from minimx.gluon.block import Block, HybridBlock
-from minimx.gluon import nn
-from minimx.gluon import data
-from minimx.gluon import loss
+from minimx.gluon import contrib, data, loss, model_zoo, nn, utils
+from minimx.gluon.block import Block, HybridBlock, SymbolBlock
+from minimx.gluon.parameter import Constant, DeferredInitializationError, Parameter, ParameterDict
 from minimx.gluon.trainer import Trainer
-from minimx.gluon import utils
-from minimx.gluon.block import SymbolBlock
-from minimx.gluon.parameter import Constant
-from minimx.gluon import contrib
-from minimx.gluon import model_zoo

@@ -2,28 +2,23 @@
 # Do not edit it: edit the notebook(s) and run `make tangle`.
 """`Block` and `HybridBlock`: the building blocks of every network (`gluon.Block`)."""
 
-import threading
-from minimx.base import MXNetTypeError
-from minimx.gluon.parameter import ParameterDict
-import re
-from collections import OrderedDict
-from minimx.base import MXNetError, add_to_class
-from minimx.gluon.parameter import Parameter
 import itertools
+import linecache
+import re
+import threading
+from collections import OrderedDict
+
 from minimx import initializer
+from minimx import name as _name
 from minimx import ndarray as nd
-from minimx.gluon.parameter import DeferredInitializationError
-from minimx.base import MXNetValueError
+from minimx import symbol as _symbol
+from minimx.base import MXNetAssertionError, MXNetError, MXNetTypeError, MXNetValueError
+from minimx.executor import Program
+from minimx.gluon.parameter import DeferredInitializationError, Parameter, ParameterDict
+from minimx.ndarray import mxnet_file
 from minimx.ndarray.serialization import load as _load_arrays
 from minimx.ndarray.serialization import save as _save_arrays
-from minimx.base import MXNetAssertionError
-from minimx import name as _name
-import linecache
-from minimx import symbol as _symbol
-from minimx.executor import Program
-from minimx.gluon.parameter import DeferredInitializationError, ParameterDict
-from minimx.symbol.symbol import Symbol, TracingError, _FIXES
-from minimx.ndarray import mxnet_file
+from minimx.symbol.symbol import _FIXES, Symbol, TracingError
 
 __all__ = ['Block', 'HybridBlock', 'SymbolBlock']
 

@@ -2,19 +2,16 @@
 # Do not edit it: edit the notebook(s) and run `make tangle`.
 """Loss functions (`gluon.loss`): each returns one value per example, shape (batch,)."""
 
-import numpy as np
-from minimx.base import MXNetError, add_to_class
-from minimx.gluon.block import HybridBlock
-from minimx.ndarray.ndarray import Operator
 import inspect
 import numbers
-from minimx.base import MXNetAssertionError, MXNetValueError
-from minimx._arguments import check_int
-from minimx.ndarray.ndarray import NDArray
-from minimx._arguments import check_number
-from minimx._arguments import check_choice
-from minimx.base import MXNetError
+
+import numpy as np
+
+from minimx._arguments import check_choice, check_int, check_number
+from minimx.base import MXNetAssertionError, MXNetError, MXNetValueError
+from minimx.gluon.block import HybridBlock
 from minimx.ndarray.ctc import ctc_loss
+from minimx.ndarray.ndarray import NDArray, Operator
 
 __all__ = [
     'Loss',

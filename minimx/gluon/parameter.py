@@ -2,26 +2,21 @@
 # Do not edit it: edit the notebook(s) and run `make tangle`.
 """Parameters (`gluon.Parameter`), their dictionaries, and deferred initialization."""
 
-from collections import OrderedDict
-import numpy as np
-from minimx.base import MXNetError
-from minimx import initializer
-from minimx.context import Context, cpu, current_context
-from minimx.ndarray.ndarray import NDArray
-from minimx.base import MXNetAssertionError, add_to_class
 import numbers
-from minimx.base import MXNetTypeError, MXNetValueError, as_dtype
-from minimx._arguments import check_number
 import warnings
-from minimx import autograd
-from minimx.base import add_to_class
-from minimx.ndarray.creation import zeros
-from minimx.ndarray.creation import array
-from minimx.base import MXNetAssertionError
+from collections import OrderedDict
+
+import numpy as np
+
+from minimx import autograd, initializer
+from minimx import symbol as _symbol
+from minimx._arguments import check_number
+from minimx.base import MXNetAssertionError, MXNetError, MXNetTypeError, MXNetValueError, as_dtype
+from minimx.context import Context, cpu, current_context
+from minimx.ndarray.creation import array, zeros
+from minimx.ndarray.ndarray import NDArray
 from minimx.ndarray.serialization import load as _load_arrays
 from minimx.ndarray.serialization import save as _save_arrays
-from minimx import symbol as _symbol
-from minimx.base import MXNetError, add_to_class
 
 __all__ = [
     'DeferredInitializationError',

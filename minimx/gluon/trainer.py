@@ -3,11 +3,11 @@
 """`gluon.Trainer`: apply an optimizer to a set of Parameters, across devices."""
 
 import numpy as np
+
 from minimx import kvstore as kv
 from minimx import optimizer as opt
-from minimx.base import (MXNetAssertionError, MXNetError, MXNetTypeError,
-                         MXNetValueError, add_to_class)
 from minimx._arguments import MXNetUserWarning
+from minimx.base import MXNetAssertionError, MXNetError, MXNetTypeError, MXNetValueError
 from minimx.gluon.parameter import Parameter
 from minimx.ndarray.ndarray import NDArray, _to_context
 from minimx.ndarray.serialization import load_arrays, save_arrays

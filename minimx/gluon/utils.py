@@ -2,17 +2,18 @@
 # Do not edit it: edit the notebook(s) and run `make tangle`.
 """Gradient clipping and batch splitting across devices (`gluon.utils`)."""
 
-import math
-import warnings
-from minimx.base import MXNetAssertionError, MXNetError, MXNetTypeError, MXNetValueError
-from minimx._arguments import check_int, check_number
-from minimx.ndarray.creation import array
-from minimx.ndarray.ndarray import NDArray
 import hashlib
+import math
 import os
 import shutil
 import tempfile
+import warnings
 from urllib.request import url2pathname
+
+from minimx._arguments import check_int, check_number
+from minimx.base import MXNetAssertionError, MXNetError, MXNetTypeError, MXNetValueError
+from minimx.ndarray.creation import array
+from minimx.ndarray.ndarray import NDArray
 
 __all__ = [
     'clip_global_norm',

@@ -4,6 +4,7 @@
 
 import os
 from typing import NamedTuple
+
 from minimx.base import MXNetError
 from minimx.context import Context, gpu_memory_info
 

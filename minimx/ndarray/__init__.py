@@ -2,35 +2,44 @@
 # Do not edit it: edit the notebook(s) and run `make tangle`.
 """`mx.nd`: the NDArray and its operators."""
 
-from minimx.ndarray.ndarray import *
-from minimx.ndarray.creation import *
-from minimx.ndarray.arith import *
-from minimx.ndarray.elemwise import *
-from minimx.ndarray.shape import *
-from minimx.ndarray.indexing import *
-from minimx.ndarray.nn import *
-from minimx.ndarray import random
-from minimx.ndarray.serialization import load, save
-from minimx.ndarray.mathfuncs import *
-from minimx.ndarray.broadcast import *
-from minimx.ndarray.random_extra import *
-from minimx.ndarray import linalg
-from minimx.ndarray import sampling as random
-from minimx.ndarray.linalg import (
-    det as linalg_det, extractdiag as linalg_extractdiag,
-    extracttrian as linalg_extracttrian, gelqf as linalg_gelqf, gemm as linalg_gemm,
-    gemm2 as linalg_gemm2, inverse as linalg_inverse, makediag as linalg_makediag,
-    maketrian as linalg_maketrian, potrf as linalg_potrf, potri as linalg_potri,
-    slogdet as linalg_slogdet, sumlogdiag as linalg_sumlogdiag, syevd as linalg_syevd,
-    syrk as linalg_syrk, trmm as linalg_trmm, trsm as linalg_trsm)
 from minimx.ndarray import legacy as _legacy
+from minimx.ndarray import linalg, random
+from minimx.ndarray import sampling as random
 from minimx.ndarray.activation import *
+from minimx.ndarray.arith import *
+from minimx.ndarray.broadcast import *
 from minimx.ndarray.conv_nd import *
+from minimx.ndarray.creation import *
+from minimx.ndarray.ctc import CTCLoss, ctc_loss
+from minimx.ndarray.elemwise import *
+from minimx.ndarray.indexing import *
 from minimx.ndarray.indexing_more import *
+from minimx.ndarray.linalg import det as linalg_det
+from minimx.ndarray.linalg import extractdiag as linalg_extractdiag
+from minimx.ndarray.linalg import extracttrian as linalg_extracttrian
+from minimx.ndarray.linalg import gelqf as linalg_gelqf
+from minimx.ndarray.linalg import gemm as linalg_gemm
+from minimx.ndarray.linalg import gemm2 as linalg_gemm2
+from minimx.ndarray.linalg import inverse as linalg_inverse
+from minimx.ndarray.linalg import makediag as linalg_makediag
+from minimx.ndarray.linalg import maketrian as linalg_maketrian
+from minimx.ndarray.linalg import potrf as linalg_potrf
+from minimx.ndarray.linalg import potri as linalg_potri
+from minimx.ndarray.linalg import slogdet as linalg_slogdet
+from minimx.ndarray.linalg import sumlogdiag as linalg_sumlogdiag
+from minimx.ndarray.linalg import syevd as linalg_syevd
+from minimx.ndarray.linalg import syrk as linalg_syrk
+from minimx.ndarray.linalg import trmm as linalg_trmm
+from minimx.ndarray.linalg import trsm as linalg_trsm
+from minimx.ndarray.mathfuncs import *
+from minimx.ndarray.ndarray import *
+from minimx.ndarray.nn import *
 from minimx.ndarray.normalization import *
 from minimx.ndarray.output import *
+from minimx.ndarray.random_extra import *
+from minimx.ndarray.serialization import load, save
+from minimx.ndarray.shape import *
 from minimx.ndarray.shape_more import *
-from minimx.ndarray.ctc import CTCLoss, ctc_loss
 
 # MXNet's capitalised legacy names are functions. Bound here, after all the imports,
 # they replace chapter 2's operator classes and functions of the same names.

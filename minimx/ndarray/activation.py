@@ -3,10 +3,12 @@
 """MXNet's LeakyReLU operator family: leaky, prelu, elu, selu, gelu."""
 
 import math
+
 import numpy as np
+
 from minimx.base import MXNetError
 from minimx.ndarray.ndarray import invoke
-from minimx.ndarray.shape_more import _Op, _into
+from minimx.ndarray.shape_more import _into, _Op
 
 __all__ = ['LeakyReLU']
 

@@ -3,7 +3,9 @@
 """Arithmetic and comparisons: broadcasting binary operators, NDArray's `+ - * /`..."""
 
 import numbers
+
 import numpy as np
+
 from minimx.base import MXNetTypeError, MXNetValueError
 from minimx.ndarray.ndarray import NDArray, Operator, _assign, fluent, invoke
 

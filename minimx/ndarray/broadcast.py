@@ -3,11 +3,12 @@
 """MXNet's `broadcast_*` and `elemwise_*` names, `broadcast_to/like/axis`, `add_n`."""
 
 import numpy as np
+
 from minimx.base import MXNetError
 from minimx.ndarray import arith as _arith
 from minimx.ndarray.elemwise import normalize_axis
-from minimx.ndarray.ndarray import fluent
 from minimx.ndarray.mathfuncs import _Op, _write_out
+from minimx.ndarray.ndarray import fluent
 
 __all__ = [
     'broadcast_add',

@@ -4,11 +4,13 @@
 
 import itertools
 import math
+
 import numpy as np
+
 from minimx.base import MXNetError
 from minimx.ndarray.elemwise import shape_size
 from minimx.ndarray.ndarray import invoke
-from minimx.ndarray.shape_more import _S, _Op, _into
+from minimx.ndarray.shape_more import _S, _into, _Op
 
 __all__ = ['im2col', 'col2im', 'Deconvolution', 'UpSampling', 'Pad', 'pad']
 

@@ -3,8 +3,16 @@
 """Creating NDArrays: `array`, `zeros`, `ones`, `full`, `empty`, `arange`, `*_like`."""
 
 import numpy as np
-from minimx.base import (DTYPES, Arg, MXNetAssertionError, MXNetTypeError,
-                         MXNetValueError, as_dtype, is_int)
+
+from minimx.base import (
+    DTYPES,
+    Arg,
+    MXNetAssertionError,
+    MXNetTypeError,
+    MXNetValueError,
+    as_dtype,
+    is_int,
+)
 from minimx.context import Context, as_context
 from minimx.ndarray.ndarray import NDArray, _device, _to_context
 

@@ -3,6 +3,7 @@
 """Connectionist temporal classification: `nd.CTCLoss` (alias `nd.ctc_loss`)."""
 
 import numpy as np
+
 from minimx.base import MXNetError
 from minimx.ndarray.ndarray import Operator, invoke
 

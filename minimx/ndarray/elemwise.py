@@ -3,9 +3,9 @@
 """Elementwise math, reductions, and products (`nd.exp`, `nd.sum`, `nd.dot`, ...)."""
 
 import numpy as np
-from minimx.base import Args
+
+from minimx.base import Arg, Args, MXNetTypeError, MXNetValueError, is_int
 from minimx.ndarray.ndarray import Operator, fluent
-from minimx.base import Arg, MXNetTypeError, MXNetValueError, is_int
 
 __all__ = [
     'Exp',

@@ -3,11 +3,10 @@
 """Selecting by index: take, pick, where, one_hot, topk."""
 
 import numpy as np
+
 from minimx.base import DTYPES, Arg, Args, MXNetIndexError, MXNetValueError
 from minimx.ndarray.elemwise import normalize_axis, shape_size
 from minimx.ndarray.ndarray import Operator, fluent
-from minimx.base import add_to_class
-from minimx.ndarray.elemwise import normalize_axis
 
 __all__ = [
     'Take',

@@ -3,11 +3,12 @@
 """Sorting, cumulative sums, n-d gathers and scatters, and sequence masks."""
 
 import numpy as np
+
 from minimx.base import MXNetError
 from minimx.ndarray.elemwise import argmax
 from minimx.ndarray.indexing import one_hot, pick
 from minimx.ndarray.ndarray import NDArray, fluent
-from minimx.ndarray.shape_more import _Op, _into
+from minimx.ndarray.shape_more import _into, _Op
 
 __all__ = [
     'sort',

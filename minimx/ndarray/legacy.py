@@ -7,9 +7,10 @@ names `Reshape`, `Concat`, `Cast`, ... there, whatever an earlier module defined
 """
 
 import numpy as np
+
 from minimx.base import MXNetError
-from minimx.ndarray import nn as _nn
 from minimx.ndarray import activation as _activation
+from minimx.ndarray import nn as _nn
 from minimx.ndarray import output as _output
 from minimx.ndarray.conv_nd import _convolution_nd, _pooling_nd
 from minimx.ndarray.ndarray import NDArray, cast

@@ -3,7 +3,9 @@
 """`nd.linalg`: matrix operators on the trailing two axes, leading axes a batch."""
 
 import math
+
 import numpy as np
+
 from minimx.base import MXNetError
 from minimx.ndarray.mathfuncs import _Op
 

@@ -3,7 +3,9 @@
 """Elementwise math: trigonometry, rounding, logs, special functions, nan-reductions."""
 
 import math
+
 import numpy as np
+
 from minimx.base import MXNetError
 from minimx.ndarray import elemwise as _elemwise
 from minimx.ndarray.ndarray import NDArray, Operator, _assign, fluent

@@ -6,7 +6,9 @@ plain bytes in, NumPy arrays out, never a pickle."""
 import os
 import struct
 import tempfile
+
 import numpy as np
+
 from minimx.base import MXNetError
 
 __all__ = ['FLAG_DTYPES', 'DTYPE_FLAGS', 'is_mxnet_file', 'load', 'save']

@@ -3,14 +3,24 @@
 """The NDArray, the one dispatcher every operator goes through, and array creation."""
 
 import contextlib
-from types import MethodType
-import numpy as np
-from minimx.base import MXNetError, add_to_class
-from minimx.context import Context, current_context, num_gpus
-from minimx.base import (DTYPES, Arg, Args, MXNetAssertionError, MXNetIndexError,
-                         MXNetTypeError, MXNetValueError, check_float, is_int)
 import numbers
-from minimx.context import Context
+from types import MethodType
+
+import numpy as np
+
+from minimx.base import (
+    DTYPES,
+    Arg,
+    Args,
+    MXNetAssertionError,
+    MXNetError,
+    MXNetIndexError,
+    MXNetTypeError,
+    MXNetValueError,
+    check_float,
+    is_int,
+)
+from minimx.context import Context, current_context, num_gpus
 from minimx.ndarray.tape import NO_GRAD, Leaf, Node, _pins, _state, note_write
 
 __all__ = [

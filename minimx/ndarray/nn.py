@@ -3,15 +3,14 @@
 """Neural-network operators: softmax, FullyConnected, Convolution, Pooling (NCHW)."""
 
 import numpy as np
-from minimx.base import MXNetError
-from minimx.ndarray.ndarray import Operator, _write_out, fluent, invoke
-from minimx.base import Arg, Args, MXNetTypeError, MXNetValueError
-from minimx.ndarray.elemwise import normalize_axis
-from minimx.base import add_to_class
-from minimx.ndarray.tape import _state
-from minimx.ndarray.random import uniform
-from minimx.ndarray.elemwise import abs as _abs, exp, log, relu, sigmoid, tanh
+
+from minimx.base import Arg, Args, MXNetError, MXNetTypeError, MXNetValueError
+from minimx.ndarray.elemwise import abs as _abs
+from minimx.ndarray.elemwise import exp, log, normalize_axis, relu, sigmoid, tanh
 from minimx.ndarray.indexing import take
+from minimx.ndarray.ndarray import Operator, _write_out, fluent, invoke
+from minimx.ndarray.random import uniform
+from minimx.ndarray.tape import _state
 
 __all__ = [
     'Softmax',

@@ -5,7 +5,7 @@
 from minimx.base import MXNetError
 from minimx.ndarray.elemwise import normalize_axis
 from minimx.ndarray.ndarray import invoke
-from minimx.ndarray.shape_more import _Op, _into
+from minimx.ndarray.shape_more import _into, _Op
 from minimx.ndarray.tape import _state
 
 __all__ = [

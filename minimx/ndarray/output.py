@@ -4,8 +4,9 @@
 the regression outputs, whose backward ignores the head gradient (as in MXNet)."""
 
 import numpy as np
+
 from minimx.base import MXNetError
-from minimx.ndarray.shape_more import _Op, _into
+from minimx.ndarray.shape_more import _into, _Op
 
 __all__ = [
     'softmax_cross_entropy',

@@ -2,12 +2,13 @@
 # Do not edit it: edit the notebook(s) and run `make tangle`.
 """Random arrays drawn from per-context generators (`nd.random`, `mx.random`)."""
 
+import numbers
+
 import numpy as np
-from minimx.base import MXNetValueError
+
+from minimx.base import Arg, MXNetValueError, as_dtype, is_int
 from minimx.context import Context, as_context
 from minimx.ndarray.ndarray import NDArray, _device
-import numbers
-from minimx.base import Arg, as_dtype, is_int
 
 __all__ = ['seed', 'uniform', 'normal', 'randint']
 

@@ -3,6 +3,7 @@
 """`nd.random`: chapter 2's samplers, MXNet's other distributions, and `shuffle`."""
 
 import numbers
+
 from minimx.base import MXNetError
 from minimx.context import Context, current_context
 from minimx.ndarray.mathfuncs import _write_out

@@ -4,11 +4,13 @@
 
 import os
 import tempfile
+
 import numpy as np
+
 from minimx.base import MXNetError
 from minimx.context import Context, cpu
-from minimx.ndarray.ndarray import NDArray, _to_context
 from minimx.ndarray import mxnet_file
+from minimx.ndarray.ndarray import NDArray, _to_context
 
 __all__ = ['save_arrays', 'load_arrays', 'save', 'load']
 

@@ -3,14 +3,12 @@
 """Shape manipulation: reshape (with MXNet's special codes), transpose, stack, split."""
 
 import numbers
-from minimx.base import MXNetValueError
-from minimx.ndarray.elemwise import normalize_axis, shape_size
-from minimx.ndarray.ndarray import Operator, fluent, invoke
-from minimx.base import Arg, Args
-from minimx.ndarray.ndarray import _write_out
+
 import numpy as np
-from minimx.base import add_to_class
-from minimx.ndarray.elemwise import normalize_axis
+
+from minimx.base import Arg, Args, MXNetValueError
+from minimx.ndarray.elemwise import normalize_axis, shape_size
+from minimx.ndarray.ndarray import Operator, _write_out, fluent, invoke
 
 __all__ = [
     'infer_reshape',

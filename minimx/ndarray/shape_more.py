@@ -5,7 +5,9 @@
 import builtins
 import itertools
 import numbers
+
 import numpy as np
+
 from minimx.base import MXNetError
 from minimx.context import Context
 from minimx.ndarray.creation import array

@@ -2,9 +2,8 @@
 # Do not edit it: edit the notebook(s) and run `make tangle`.
 """The autograd tape: per-thread flags, leaves, nodes, and pins on saved memory."""
 
-import threading
-from minimx.base import add_to_class
 import itertools
+import threading
 
 __all__ = ['Leaf', 'NO_GRAD', 'pinned', 'note_write', 'Node']
 

@@ -3,10 +3,11 @@
 """`mx.sym` / `mx.symbol`: static graphs built from the same operators as `mx.nd`."""
 
 import sys
+
+from minimx.symbol import random
+from minimx.symbol.registry import FUNCTIONS
 from minimx.symbol.symbol import *
 from minimx.symbol.symbol import _function
-from minimx.symbol.registry import FUNCTIONS
-from minimx.symbol import random
 
 
 def _install_functions(namespace: dict) -> list:

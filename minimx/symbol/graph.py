@@ -3,10 +3,18 @@
 """The graph under a Symbol: nodes, their order, and MXNet's `-symbol.json` format."""
 
 import json
+
 from minimx.base import MXNetError
 from minimx.name import NameManager
-from minimx.symbol.registry import (SPECS, IGNORED_ATTRS, OpSpec, attr_to_str,
-                                    is_hidden, spec_of, str_to_attr)
+from minimx.symbol.registry import (
+    IGNORED_ATTRS,
+    SPECS,
+    OpSpec,
+    attr_to_str,
+    is_hidden,
+    spec_of,
+    str_to_attr,
+)
 
 __all__ = [
     'Node',

@@ -4,14 +4,14 @@
 (a weight's shape from the data's), the operators' own forward gives output shapes."""
 
 import numpy as np
+
 from minimx import autograd
 from minimx.base import MXNetError
 from minimx.context import cpu
-from minimx.ndarray.ndarray import NDArray
 from minimx.ndarray.mxnet_file import FLAG_DTYPES
+from minimx.ndarray.ndarray import NDArray
 from minimx.symbol.graph import topo_order
-from minimx.symbol.registry import SAME_SHAPE, known, merge_shape, same_shape_message
-from minimx.symbol.registry import str_to_attr
+from minimx.symbol.registry import SAME_SHAPE, known, merge_shape, same_shape_message, str_to_attr
 
 __all__ = ['infer_shapes', 'infer_types']
 

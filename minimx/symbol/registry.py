@@ -4,11 +4,13 @@
 
 import ast
 import inspect
+
 import numpy as np
-from minimx.base import MXNetError
+
 from minimx import ndarray as nd
-from minimx.ndarray.ndarray import Operator
+from minimx.base import MXNetError
 from minimx.ndarray.arith import BinaryOp
+from minimx.ndarray.ndarray import Operator
 
 __all__ = [
     'OpSpec',

@@ -5,16 +5,25 @@
 import numbers
 import threading
 import warnings
+
 import numpy as np
-from minimx.base import MXNetError, add_to_class
+
 from minimx import name as _name
+from minimx.base import MXNetError
 from minimx.context import current_context
 from minimx.ndarray.mxnet_file import DTYPE_FLAGS, _write_atomically
 from minimx.symbol import graph as _graph
 from minimx.symbol.graph import Node, aux_ids, node_attrs, topo_order
 from minimx.symbol.infer import infer_shapes, infer_types
-from minimx.symbol.registry import (IGNORED_ATTRS, OPERATOR_NAMES, SPECS, OpSpec,
-                                    attr_to_str, is_hidden, known)
+from minimx.symbol.registry import (
+    IGNORED_ATTRS,
+    OPERATOR_NAMES,
+    SPECS,
+    OpSpec,
+    attr_to_str,
+    is_hidden,
+    known,
+)
 
 __all__ = [
     'Symbol',

@@ -2,7 +2,7 @@
 # Do not edit it: edit the notebook(s) and run `make tangle`.
 """`gluon.data`: data sets, samplers, batching and the DataLoader."""
 
+from minimx.gluon.data import vision
+from minimx.gluon.data.dataloader import *
 from minimx.gluon.data.dataset import *
 from minimx.gluon.data.sampler import *
-from minimx.gluon.data.dataloader import *
-from minimx.gluon.data import vision

@@ -5,16 +5,21 @@
 import collections
 import concurrent.futures
 from typing import Any, Callable, Iterator
+
 import numpy as np
-from minimx.base import MXNetError, add_to_class
+
+from minimx._arguments import check_callable, check_choice, check_int, check_number
+from minimx.base import MXNetAssertionError, MXNetError, MXNetTypeError, MXNetValueError
+from minimx.gluon.data.dataset import Dataset
+from minimx.gluon.data.sampler import (
+    _LAST_BATCH_MODES,
+    BatchSampler,
+    RandomSampler,
+    SequentialSampler,
+)
 from minimx.ndarray.creation import array
 from minimx.ndarray.ndarray import NDArray
 from minimx.ndarray.shape import stack
-from minimx.gluon.data.dataset import Dataset
-from minimx.gluon.data.sampler import BatchSampler, RandomSampler, SequentialSampler
-from minimx.base import MXNetAssertionError, MXNetTypeError, MXNetValueError
-from minimx._arguments import check_callable, check_choice, check_int, check_number
-from minimx.gluon.data.sampler import _LAST_BATCH_MODES
 
 __all__ = ['default_batchify_fn', 'DataLoader']
 

@@ -3,9 +3,11 @@
 """Datasets (`gluon.data`): `Dataset`, `SimpleDataset`, `ArrayDataset`, transforms."""
 
 from typing import Any, Callable, Iterator
+
 import numpy as np
-from minimx.base import MXNetAssertionError, MXNetError, MXNetTypeError, add_to_class
+
 from minimx._arguments import check_callable, check_int
+from minimx.base import MXNetAssertionError, MXNetError, MXNetTypeError
 from minimx.ndarray.ndarray import NDArray
 
 __all__ = ['Dataset', 'SimpleDataset', 'ArrayDataset']

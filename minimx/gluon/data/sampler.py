@@ -3,9 +3,11 @@
 """Samplers (`gluon.data`): the order of an epoch and how it is cut into batches."""
 
 from typing import Iterator
+
 import numpy as np
-from minimx.base import MXNetError, MXNetTypeError
+
 from minimx._arguments import check_choice, check_int
+from minimx.base import MXNetError, MXNetTypeError
 
 __all__ = [
     'Sampler',

@@ -2,5 +2,4 @@
 # Do not edit it: edit the notebook(s) and run `make tangle`.
 """`gluon.model_zoo`: predefined networks and their pretrained weights."""
 
-from minimx.gluon.model_zoo import model_store
-from minimx.gluon.model_zoo import vision
+from minimx.gluon.model_zoo import model_store, vision

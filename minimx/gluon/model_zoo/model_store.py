@@ -5,6 +5,7 @@
 import os
 import shutil
 import zipfile
+
 from minimx._arguments import MXNetValueError
 from minimx.base import MXNetError
 from minimx.gluon.utils import check_sha1

@@ -2,18 +2,43 @@
 # Do not edit it: edit the notebook(s) and run `make tangle`.
 """`gluon.nn`: neural-network layers."""
 
-from minimx.gluon.nn.basic_layers import (Activation, BatchNorm, Dense, Dropout,
-                                          Embedding, Flatten, HybridLambda,
-                                          HybridSequential, Lambda, LeakyReLU,
-                                          Sequential)
-from minimx.gluon.nn.conv_layers import (AvgPool2D, Conv2D, GlobalAvgPool2D,
-                                         GlobalMaxPool2D, MaxPool2D)
 from minimx.gluon.block import Block, HybridBlock
-from minimx.gluon.nn.activations import ELU, GELU, PReLU, SELU, Swish
-from minimx.gluon.nn.basic_layers import (BatchNormReLU, GroupNorm, InstanceNorm,
-                                          LayerNorm)
-from minimx.gluon.nn.conv_layers import (AvgPool1D, AvgPool3D, Conv1D, Conv1DTranspose,
-                                         Conv2DTranspose, Conv3D, Conv3DTranspose,
-                                         GlobalAvgPool1D, GlobalAvgPool3D,
-                                         GlobalMaxPool1D, GlobalMaxPool3D, MaxPool1D,
-                                         MaxPool3D, ReflectionPad2D)
+from minimx.gluon.nn.activations import ELU, GELU, SELU, PReLU, Swish
+from minimx.gluon.nn.basic_layers import (
+    Activation,
+    BatchNorm,
+    BatchNormReLU,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    GroupNorm,
+    HybridLambda,
+    HybridSequential,
+    InstanceNorm,
+    Lambda,
+    LayerNorm,
+    LeakyReLU,
+    Sequential,
+)
+from minimx.gluon.nn.conv_layers import (
+    AvgPool1D,
+    AvgPool2D,
+    AvgPool3D,
+    Conv1D,
+    Conv1DTranspose,
+    Conv2D,
+    Conv2DTranspose,
+    Conv3D,
+    Conv3DTranspose,
+    GlobalAvgPool1D,
+    GlobalAvgPool2D,
+    GlobalAvgPool3D,
+    GlobalMaxPool1D,
+    GlobalMaxPool2D,
+    GlobalMaxPool3D,
+    MaxPool1D,
+    MaxPool2D,
+    MaxPool3D,
+    ReflectionPad2D,
+)

@@ -3,17 +3,15 @@
 """Basic layers: Sequential, Dense, Activation, Dropout, BatchNorm, Embedding, ..."""
 
 import numpy as np
-from minimx.base import MXNetAssertionError, MXNetError, as_dtype
-from minimx.gluon.block import Block, HybridBlock
-from minimx.ndarray.elemwise import shape_size
-from minimx.ndarray.tape import _state
-from minimx._arguments import check_choice, check_int, check_number, check_tuple
-from minimx.ndarray.nn import _ACTIVATIONS
-from minimx.gluon.block import _indent
-from minimx.base import MXNetValueError
+
 from minimx import autograd
-from minimx.base import MXNetError, add_to_class
+from minimx._arguments import check_choice, check_int, check_number, check_tuple
+from minimx.base import MXNetAssertionError, MXNetError, MXNetValueError, as_dtype
+from minimx.gluon.block import Block, HybridBlock, _indent
+from minimx.ndarray.elemwise import shape_size
 from minimx.ndarray.ndarray import NDArray
+from minimx.ndarray.nn import _ACTIVATIONS
+from minimx.ndarray.tape import _state
 
 __all__ = [
     'Activation',

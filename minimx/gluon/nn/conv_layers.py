@@ -3,13 +3,12 @@
 """Convolution and pooling layers (NCHW): Conv2D, MaxPool2D, AvgPool2D, global pools."""
 
 import numpy as np
+
 from minimx.base import MXNetError, MXNetValueError
 from minimx.gluon.block import HybridBlock
 from minimx.gluon.nn.basic_layers import Activation, _activate, _layer_args
-from minimx.ndarray.ndarray import NDArray
-from minimx.base import MXNetError
-from minimx.gluon.nn.basic_layers import Activation, _activate
 from minimx.ndarray.conv_nd import _ntuple
+from minimx.ndarray.ndarray import NDArray
 
 __all__ = [
     'Conv2D',

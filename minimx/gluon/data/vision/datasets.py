@@ -5,10 +5,12 @@
 import gzip
 import os
 import struct
+
 import numpy as np
-from minimx.base import MXNetError, add_to_class
-from minimx.ndarray.creation import array
+
+from minimx.base import MXNetError
 from minimx.gluon.data.dataset import Dataset
+from minimx.ndarray.creation import array
 
 __all__ = ['read_idx', 'MNIST', 'FashionMNIST', 'Digits']
 

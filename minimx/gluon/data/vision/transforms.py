@@ -7,7 +7,9 @@ MXNet makes them HybridBlocks; here they are plain callables on NDArrays.
 
 import warnings
 from typing import Callable, Sequence
+
 import numpy as np
+
 from minimx.base import MXNetError
 from minimx.ndarray.creation import array
 from minimx.ndarray.ndarray import NDArray

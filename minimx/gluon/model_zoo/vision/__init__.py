@@ -3,6 +3,7 @@
 """`gluon.model_zoo.vision`: MXNet 1.x's image classification networks, by name."""
 
 import difflib
+
 from minimx._arguments import MXNetValueError
 from minimx.context import cpu
 from minimx.gluon.model_zoo.model_store import _ROOT
