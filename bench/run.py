@@ -32,7 +32,8 @@ def select(scripts: list[Path], names: list[str]) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("names", nargs="*", help="run only benchmarks whose name contains one of these")
+    parser.add_argument("names", nargs="*",
+                        help="run only benchmarks whose name contains one of these")
     args = parser.parse_args(argv)
 
     scripts = sorted(BENCH.glob("bench_*.py"))
@@ -40,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     if not chosen:
         known = ", ".join(s.stem for s in scripts) or "none"
         if args.names:
-            print(f"no benchmark matches {' '.join(args.names)} (available: {known})", file=sys.stderr)
+            print(f"no benchmark matches {' '.join(args.names)} (available: {known})",
+                  file=sys.stderr)
             return 2
         print("no benchmarks found (bench/bench_*.py)")
         return 0
@@ -58,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"== {script.stem}: done in {seconds:.1f} s ==\n", flush=True)
 
     if failed:
-        print(f"{len(failed)} of {len(chosen)} benchmarks failed: {', '.join(failed)}", file=sys.stderr)
+        print(f"{len(failed)} of {len(chosen)} benchmarks failed: {', '.join(failed)}",
+              file=sys.stderr)
         return 1
     return 0
 
