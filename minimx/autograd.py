@@ -144,10 +144,19 @@ def _run_backward(heads: list, head_grads: list, retain_graph: bool,
                   capture: 'dict | None' = None) -> None:
     entries = [h._ag for h in heads]
     order, leaves = _topological_order(entries)
-    xp = heads[0]._ctx.xp     # a graph lives on one context: operators check that
     grads: dict = {}
     for entry, g in zip(entries, head_grads):
         grads[entry] = grads[entry] + g if entry in grads else g
+    with _device(heads[0]._ctx):     # on a GPU, compute on the graph's device
+        _backward_nodes(order, grads, heads[0]._ctx.xp)
+        _write_leaves(leaves, grads, capture, foreign={id(g) for g in head_grads})
+    if not retain_graph:
+        for node in order:
+            node.release()
+
+
+def _backward_nodes(order: list, grads: dict, xp) -> None:
+    """Run the rules in reverse order, adding each input's gradient into `grads`."""
     for node in reversed(order):
         g = grads.pop(node, None)
         if g is None:
@@ -168,10 +177,6 @@ def _run_backward(heads: list, head_grads: list, retain_graph: bool,
                 ig = _unbroadcast(ig, a.shape)
             previous = grads.get(parent)
             grads[parent] = ig if previous is None else previous + ig
-    _write_leaves(leaves, grads, capture, foreign={id(g) for g in head_grads})
-    if not retain_graph:
-        for node in order:
-            node.release()
 
 
 def _write_leaves(leaves: list, grads: dict, capture: 'dict | None',

@@ -19,15 +19,15 @@ from minimx.ndarray.creation import array
 from minimx.ndarray.ndarray import NDArray
 
 __all__ = [
-    'assert_almost_equal',
-    'check_numeric_gradient',
-    'default_dtype',
     'default_rtols',
     'default_atols',
-    'default_numeric_eps',
     'effective_dtype',
     'get_tolerance',
     'get_tols',
+    'assert_almost_equal',
+    'check_numeric_gradient',
+    'default_dtype',
+    'default_numeric_eps',
     'get_atol',
     'get_rtol',
     'get_etol',
@@ -82,21 +82,79 @@ def _numpy(a) -> np.ndarray:
     return a.asnumpy() if isinstance(a, NDArray) else np.asarray(a)
 
 
-def assert_almost_equal(a, b, rtol: float = 1e-5, atol: float = 1e-7,
-                        names: tuple = ('a', 'b'), equal_nan: bool = False) -> None:
-    """Assert `a` and `b` (NDArrays, arrays or numbers) agree within rtol and atol."""
+def _per_dtype(floats: dict) -> dict:
+    exact = (np.bool_, np.int8, np.uint8, np.int32, np.uint32, np.int64, np.uint64)
+    return {**{np.dtype(t): tol for t, tol in floats.items()},
+            **{np.dtype(t): 0 for t in exact}}
+
+
+def default_rtols() -> dict:
+    """The relative tolerance per dtype when a comparison gives none (as MXNet's)."""
+    return _per_dtype({np.float16: 1e-2, np.float32: 1e-4, np.float64: 1e-5})
+
+
+def default_atols() -> dict:
+    """The absolute tolerance per dtype when a comparison gives none (as MXNet's)."""
+    return _per_dtype({np.float16: 1e-1, np.float32: 1e-3, np.float64: 1e-20})
+
+
+def effective_dtype(dat) -> np.dtype:
+    """The dtype whose tolerances apply to `dat`: its own (MXNet uses float16's for
+    float32 on GPUs that compute in TF32; CuPy does not unless asked to)."""
+    return np.dtype(dat.dtype)
+
+
+def get_tolerance(dat, tol, default_tol: dict):
+    """`tol` if it is a number, else its entry (or `default_tol`'s) for dat's dtype."""
+    if isinstance(tol, numbers.Number):
+        return tol
+    dtype = effective_dtype(dat)
+    return (tol or {}).get(dtype, default_tol.get(dtype, 0))
+
+
+def get_tols(x, y, rtol, atol) -> tuple:
+    """(rtol, atol) for comparing x and y: as given, else the looser dtype's."""
+    x = np.array(x) if isinstance(x, numbers.Number) else x
+    y = np.array(y) if isinstance(y, numbers.Number) else y
+    return (max(get_tolerance(x, rtol, default_rtols()),
+                get_tolerance(y, rtol, default_rtols())),
+            max(get_tolerance(x, atol, default_atols()),
+                get_tolerance(y, atol, default_atols())))
+
+
+def assert_almost_equal(a, b, rtol=None, atol=None, names: tuple = ('a', 'b'),
+                        equal_nan: bool = False, use_broadcast: bool = True,
+                        mismatches: tuple = (10, 10)) -> None:
+    """Assert `a` and `b` (NDArrays, arrays or numbers) agree within rtol and atol
+    (None: by dtype, `get_tols`); shapes broadcast unless `use_broadcast=False`. The
+    message lists up to `mismatches[0]` of the worst elements."""
     a, b = _numpy(a), _numpy(b)
-    if a.shape != b.shape:
+    if not use_broadcast and a.shape != b.shape:
         raise AssertionError(f"{names[0]} has shape {a.shape} but {names[1]} has shape "
                              f"{b.shape}")
-    if np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan):
-        return
-    err = np.abs(a - b) - atol - rtol * np.abs(b)
-    worst = np.unravel_index(np.nanargmax(err), a.shape) if a.ndim else ()
-    raise AssertionError(
-        f"{names[0]} and {names[1]} differ beyond rtol={rtol}, atol={atol}: at index "
-        f"{worst}, {names[0]}={a[worst]!r} and {names[1]}={b[worst]!r}; "
-        f"{int((err > 0).sum())} of {a.size} elements differ")
+    rtol, atol = get_tols(a, b, rtol, atol)
+    if a.dtype == np.bool_ and b.dtype == np.bool_:
+        rtol = atol = 0
+    try:
+        if np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan):
+            return
+    except ValueError:          # shapes that do not broadcast
+        raise AssertionError(f"{names[0]} has shape {a.shape} but {names[1]} has shape "
+                             f"{b.shape}, and they do not broadcast") from None
+    a, b = np.broadcast_arrays(a.astype(np.float64), b.astype(np.float64))
+    with np.errstate(invalid='ignore'):
+        err = np.abs(a - b) - atol - rtol * np.abs(b)
+    err[a == b] = -np.inf                           # equal infinities too
+    if equal_nan:
+        err[np.isnan(a) & np.isnan(b)] = -np.inf
+    err[np.isnan(err)] = np.inf                     # a nan on one side only
+    bad = np.flatnonzero(err > 0)
+    worst = bad[np.argsort(-err.ravel()[bad], kind='stable')][:max(mismatches[0], 1)]
+    where = [np.unravel_index(i, a.shape) if a.ndim else () for i in worst]
+    lines = [f"  at {w}: {names[0]}={a[w]!r}, {names[1]}={b[w]!r}" for w in where]
+    raise AssertionError(f"{names[0]} and {names[1]} differ beyond rtol={rtol}, "
+                         f"atol={atol} in {bad.size} of {a.size} elements; the worst:\n"
+                         + "\n".join(lines))
 
 
 def check_numeric_gradient(fn, inputs: list, eps: float = 1e-6, rtol: float = 1e-4,
@@ -141,50 +199,10 @@ def default_dtype():
     return np.float32
 
 
-def _per_dtype(floats: dict) -> dict:
-    exact = (np.bool_, np.int8, np.uint8, np.int32, np.uint32, np.int64, np.uint64)
-    return {**{np.dtype(t): tol for t, tol in floats.items()},
-            **{np.dtype(t): 0 for t in exact}}
-
-
-def default_rtols() -> dict:
-    """The relative tolerance per dtype when a comparison gives none (as MXNet's)."""
-    return _per_dtype({np.float16: 1e-2, np.float32: 1e-4, np.float64: 1e-5})
-
-
-def default_atols() -> dict:
-    """The absolute tolerance per dtype when a comparison gives none (as MXNet's)."""
-    return _per_dtype({np.float16: 1e-1, np.float32: 1e-3, np.float64: 1e-20})
-
-
 def default_numeric_eps() -> dict:
     """Finite-difference steps per float dtype: powers of two, exact as deltas."""
     return {np.dtype(np.float16): 2.0 ** -6, np.dtype(np.float32): 2.0 ** -9,
             np.dtype(np.float64): 2.0 ** -14}
-
-
-def effective_dtype(dat) -> np.dtype:
-    """The dtype whose tolerances apply to `dat`: its own (MXNet uses float16's for
-    float32 on GPUs that compute in TF32; CuPy does not unless asked to)."""
-    return np.dtype(dat.dtype)
-
-
-def get_tolerance(dat, tol, default_tol: dict):
-    """`tol` if it is a number, else its entry (or `default_tol`'s) for dat's dtype."""
-    if isinstance(tol, numbers.Number):
-        return tol
-    dtype = effective_dtype(dat)
-    return (tol or {}).get(dtype, default_tol.get(dtype, 0))
-
-
-def get_tols(x, y, rtol, atol) -> tuple:
-    """(rtol, atol) for comparing x and y: as given, else the looser dtype's."""
-    x = np.array(x) if isinstance(x, numbers.Number) else x
-    y = np.array(y) if isinstance(y, numbers.Number) else y
-    return (max(get_tolerance(x, rtol, default_rtols()),
-                get_tolerance(y, rtol, default_rtols())),
-            max(get_tolerance(x, atol, default_atols()),
-                get_tolerance(y, atol, default_atols())))
 
 
 def get_atol(atol=None, dtype=np.float64):

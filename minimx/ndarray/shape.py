@@ -169,7 +169,8 @@ class Transpose(Operator):
     def backward(self, xp, g, inputs, out, axes=None):
         if axes is None:
             return (g.transpose(),)
-        return (g.transpose(np.argsort([a % g.ndim for a in axes])),)
+        inverse = np.argsort([a % g.ndim for a in axes])
+        return (g.transpose(tuple(int(i) for i in inverse)),)   # CuPy: Python ints
 
 
 class SwapAxes(Operator):
@@ -319,7 +320,7 @@ class Concat(Operator):
     def backward(self, xp, g, inputs, out, dim=1):
         dim = dim % g.ndim
         bounds = np.cumsum([a.shape[dim] for a in inputs])[:-1]
-        return tuple(xp.split(g, bounds, axis=dim))
+        return tuple(xp.split(g, [int(i) for i in bounds], axis=dim))  # CuPy: ints
 
 
 class Split(Operator):
