@@ -2,6 +2,7 @@
 # Do not edit it: edit the notebook(s) and run `make tangle`.
 """Devices: `cpu(i)`, `gpu(i)`, the default-context stack, and GPU discovery."""
 
+import os
 import threading
 from types import ModuleType
 
@@ -48,6 +49,8 @@ class Context:
         ctx.device_type, ctx.device_id = device_type, device_id
         ctx.is_gpu = device_type == 'gpu'
         ctx.xp = _import_cupy() if ctx.is_gpu else np
+        # where its operators compute: itself, or cpu(i) for cpu_pinned(i)
+        ctx._compute = ctx if device_type in ('cpu', 'gpu') else cpu(device_id)
         return ctx
 
     def __repr__(self) -> str:
@@ -78,6 +81,10 @@ class Context:
 
 def _import_cupy() -> ModuleType | None:
     """Return the `cupy` module, or None when it is not installed (it is optional)."""
+    if os.environ.get('MINIMX_CUPY_STANDIN'):      # for tests: a NumPy-backed fake
+        from minimx import _cupy_standin
+        _cupy_standin.configure(int(os.environ['MINIMX_CUPY_STANDIN']))
+        return _cupy_standin
     try:
         import cupy
     except ImportError:
@@ -96,13 +103,16 @@ def num_gpus() -> int:
         return 0
 
 
+_DEVICE_TYPES = ('cpu', 'gpu', 'cpu_pinned', 'cpu_shared')   # MXNet's names
+
+
 def _check_device(device_type, device_id) -> None:
-    """Refuse what names no device: a type other than 'cpu' or 'gpu', an id that is
+    """Refuse what names no device: a type other than MXNet's four, an id that is
     not an int >= 0. (Whether that GPU exists is `_check_gpu`'s question.)"""
     if not isinstance(device_type, str):
         raise MXNetTypeError(f"Context: the device type must be 'cpu' or 'gpu' (or a "
                              f"Context), got {type(device_type).__name__}")
-    if device_type not in ('cpu', 'gpu'):
+    if device_type not in _DEVICE_TYPES:
         raise MXNetValueError(f"Context: unknown device type {device_type!r}; use "
                               "mx.cpu(i) or mx.gpu(i)")
     if not is_int(device_id):

@@ -219,12 +219,27 @@ class MSRAPrelu(Xavier):
         self._kwargs = {'factor_type': factor_type, 'slope': slope}
 
 
-def create(init: 'Initializer | str') -> Initializer:
-    """An initializer from an object (returned as is) or a name: 'xavier', 'zeros'."""
-    if isinstance(init, Initializer):
-        return init
+def create(*args, **kwargs) -> Initializer:
+    """An initializer (as `mx.init.create`): an object (returned as is), a name and
+    its arguments (`create('xavier', magnitude=2)`), or MXNet's JSON of `dumps()`:
+    '["xavier", {"magnitude": 2}]', or '{"initializer": "xavier", "magnitude": 2}'."""
+    init, args = (args[0], args[1:]) if args else (kwargs.pop('initializer', None), ())
+    if isinstance(init, Initializer) or (isinstance(init, str)
+                                         and init.startswith(('[', '{'))):
+        if args or kwargs:
+            raise MXNetAssertionError(f"init.create: {init!r} is complete: additional "
+                                      "arguments are invalid")
+        if isinstance(init, Initializer):
+            return init
+        config = json.loads(init)
+        if isinstance(config, dict):
+            return create(**config)
+        name, arguments = config
+        return create(name, **arguments)
+    if isinstance(init, dict):
+        return create(**init, **kwargs)
     if isinstance(init, str) and init.lower() in _REGISTRY:
-        return _REGISTRY[init.lower()]()
+        return _REGISTRY[init.lower()](*args, **kwargs)
     names = ', '.join(sorted(_REGISTRY))
     raise MXNetAssertionError(   # MXNet: "... is not registered", an AssertionError
         f"init.create: unknown initializer {init!r} (it is not registered); use an "

@@ -3,7 +3,7 @@
 """`mx.kv`: a single-process key-value store that sums values across devices."""
 
 from minimx.base import MXNetAssertionError, MXNetError, MXNetValueError
-from minimx.ndarray.ndarray import NDArray, _to_context
+from minimx.ndarray.ndarray import NDArray, _device, _to_context
 from minimx.ndarray.tape import note_write
 
 __all__ = ['KVStore', 'create']
@@ -60,14 +60,15 @@ class KVStore:
         self.pull(key, value if out is None else out, priority)
 
     def set_optimizer(self, optimizer) -> None:
-        """Update stored values with `optimizer` on push (the store keeps the
-        states)."""
-        states: dict = {}
+        """Update stored values with `optimizer` on push (the store keeps the states,
+        in `_states`)."""
+        self._states = states = {}
 
         def updater(key, grad, weight):
-            if key not in states:
-                states[key] = optimizer.create_state(key, weight)
-            optimizer.update(key, weight, grad, states[key])
+            with _device(weight.context):
+                if key not in states:
+                    states[key] = optimizer.create_state_multi_precision(key, weight)
+                optimizer.update_multi_precision(key, weight, grad, states[key])
         self._updater = updater
 
     def __contains__(self, key) -> bool:

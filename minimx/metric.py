@@ -2,6 +2,7 @@
 # Do not edit it: edit the notebook(s) and run `make tangle`.
 """Evaluation metrics (`mx.metric`): running averages of accuracy, error, loss, ..."""
 
+import json
 import math
 from typing import Callable
 
@@ -39,14 +40,19 @@ __all__ = [
 _METRICS: dict = {}
 
 
-def register(*aliases: str) -> Callable:
-    """Class decorator: make a metric creatable by `create(name)` (its lowercase
-    class name and the `aliases`), as `mx.metric.register` with `mx.metric.alias`."""
-    def add(cls: type) -> type:
-        for name in (cls.__name__.lower(),) + aliases:
-            _METRICS[name] = cls
+def register(*args) -> Callable:
+    """Make a metric class creatable by `create(name)`. As MXNet's: `@register`
+    registers it under its lowercase class name, `register(cls, name)` under `name`;
+    `@register('acc', ...)` adds aliases to the class name (MXNet's `@alias`)."""
+    if args and isinstance(args[0], type):
+        cls, names = args[0], args[1:] or (args[0].__name__,)
+        if not issubclass(cls, EvalMetric):
+            raise MXNetAssertionError("Can only register subclass of EvalMetric, got "
+                                      f"{cls.__name__}")
+        for name in names:
+            _METRICS[name.lower()] = cls
         return cls
-    return add
+    return lambda cls: register(cls, cls.__name__, *args)
 
 
 def _as_list(x) -> list:
@@ -282,9 +288,12 @@ class _BatchError(EvalMetric):
             label, pred = _host(label), _host(pred)
             label = label.reshape(len(label), 1) if label.ndim == 1 else label
             pred = pred.reshape(len(pred), 1) if pred.ndim == 1 else pred
-            if label.shape != pred.shape:
+            try:                     # as MXNet: (N, 1) labels against (N, k) outputs
+                np.broadcast_shapes(label.shape, pred.shape)
+            except ValueError:
                 raise ValueError(f"{self.name}: labels of shape {label.shape} do not "
-                                 f"match predictions of shape {pred.shape}")
+                                 f"broadcast with predictions of shape {pred.shape}"
+                                 ) from None
             self.sum_metric += float(self._batch_value(label.astype(np.float64) - pred))
             self.num_inst += 1
 
@@ -408,13 +417,20 @@ class CustomMetric(EvalMetric):
 
 
 def create(metric, *args, **kwargs) -> EvalMetric:
-    """A metric from a name, a list (composite), a metric or a function (as MXNet's)."""
+    """A metric from a name, a list (composite), a metric, a function, or a config:
+    `create(**m.get_config())`, the dict itself, or its JSON text (as MXNet's)."""
     if isinstance(metric, EvalMetric):
         return metric
     if isinstance(metric, (list, tuple)):
         return CompositeEvalMetric([create(m, *args, **kwargs) for m in metric])
     if callable(metric):
         return CustomMetric(metric, *args, **kwargs)
+    if isinstance(metric, dict):
+        return create(**metric)
+    if isinstance(metric, str) and metric.startswith(('[', '{')):
+        config = json.loads(metric)        # '["acc", {...}]' or '{"metric": "acc"}'
+        return create(**config) if isinstance(config, dict) else \
+            create(config[0], **config[1])
     if isinstance(metric, str) and metric.lower() in _METRICS:
         return _METRICS[metric.lower()](*args, **kwargs)
     raise ValueError(f"metric.create: unknown metric {metric!r}; known names: "

@@ -134,13 +134,10 @@ class Optimizer:
         if not (getattr(self, 'multi_precision', False) and weight.dtype == np.float16):
             self.update(index, weight, grad, state)
             return
-        if pinned(weight._data):
-            raise MXNetError(f"{type(self).__name__}.update_multi_precision: a recorded "
-                             f"graph still needs this weight (shape {weight.shape}) for "
-                             "its backward pass; run backward before stepping.")
         master, inner = state
         self.update(index, master, grad.astype(np.float32), inner)
         weight._data[...] = master._data.astype(np.float16)
+        note_write(weight._data)     # a live graph that saved it will refuse backward
 
 
 def _check_optimizer_args(opt: 'Optimizer', unknown: dict, learning_rate, wd,

@@ -2,4 +2,16 @@
 # Do not edit it: edit the notebook(s) and run `make tangle`.
 """`mx.random`: seeding and sampling (the samplers also live in `mx.nd.random`)."""
 
-from minimx.ndarray.random import normal, randint, seed, uniform
+from minimx.ndarray.random import randint, seed
+from minimx.ndarray.sampling import (
+    exponential,
+    gamma,
+    generalized_negative_binomial,
+    multinomial,
+    negative_binomial,
+    normal,
+    poisson,
+    randn,
+    shuffle,
+    uniform,
+)

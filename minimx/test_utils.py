@@ -122,6 +122,10 @@ def get_tols(x, y, rtol, atol) -> tuple:
                 get_tolerance(y, atol, default_atols())))
 
 
+class _ShapeMismatch(AssertionError, ValueError):
+    """Shapes that do not broadcast: MXNet fails with NumPy's ValueError."""
+
+
 def assert_almost_equal(a, b, rtol=None, atol=None, names: tuple = ('a', 'b'),
                         equal_nan: bool = False, use_broadcast: bool = True,
                         mismatches: tuple = (10, 10)) -> None:
@@ -138,10 +142,11 @@ def assert_almost_equal(a, b, rtol=None, atol=None, names: tuple = ('a', 'b'),
     try:
         if np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan):
             return
-    except ValueError:          # shapes that do not broadcast
-        raise AssertionError(f"{names[0]} has shape {a.shape} but {names[1]} has shape "
+    except ValueError:          # MXNet's class; either `except` works
+        raise _ShapeMismatch(f"{names[0]} has shape {a.shape} but {names[1]} has shape "
                              f"{b.shape}, and they do not broadcast") from None
     a, b = np.broadcast_arrays(a.astype(np.float64), b.astype(np.float64))
+    shape, a, b = a.shape, a.ravel(), b.ravel()
     with np.errstate(invalid='ignore'):
         err = np.abs(a - b) - atol - rtol * np.abs(b)
     err[a == b] = -np.inf                           # equal infinities too
@@ -149,9 +154,9 @@ def assert_almost_equal(a, b, rtol=None, atol=None, names: tuple = ('a', 'b'),
         err[np.isnan(a) & np.isnan(b)] = -np.inf
     err[np.isnan(err)] = np.inf                     # a nan on one side only
     bad = np.flatnonzero(err > 0)
-    worst = bad[np.argsort(-err.ravel()[bad], kind='stable')][:max(mismatches[0], 1)]
-    where = [np.unravel_index(i, a.shape) if a.ndim else () for i in worst]
-    lines = [f"  at {w}: {names[0]}={a[w]!r}, {names[1]}={b[w]!r}" for w in where]
+    worst = bad[np.argsort(-err[bad], kind='stable')][:max(mismatches[0], 1)]
+    lines = [f"  at {tuple(int(j) for j in np.unravel_index(i, shape))}: "
+             f"{names[0]}={a[i]}, {names[1]}={b[i]}" for i in worst]
     raise AssertionError(f"{names[0]} and {names[1]} differ beyond rtol={rtol}, "
                          f"atol={atol} in {bad.size} of {a.size} elements; the worst:\n"
                          + "\n".join(lines))

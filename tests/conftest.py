@@ -3,7 +3,10 @@
 Markers (``gpu``, ``ch01`` ... ``ch06``, ``tangle``, ``slow``) are declared in
 pyproject.toml. This file only adds what needs code:
 
-* tests marked ``gpu`` are skipped unless CuPy imports and sees a CUDA device;
+* tests marked ``gpu`` are skipped unless CuPy imports and sees a CUDA device, or
+  the environment variable ``MINIMX_CUPY_STANDIN=<devices>`` puts minimx on its
+  NumPy-backed CuPy stand-in (``minimx/_cupy_standin.py``, chapter 9), e.g.
+  ``MINIMX_CUPY_STANDIN=2 python -m pytest -m gpu tests``;
 * the ``contexts`` fixture lists the devices a test should cover.
 
 minimx is imported inside the fixture, never at module level, so that collecting
@@ -13,6 +16,7 @@ the tests (and the nbval run over ``book/``) does not depend on the package.
 from __future__ import annotations
 
 import functools
+import os
 
 import pytest
 
@@ -20,6 +24,8 @@ import pytest
 @functools.lru_cache(maxsize=None)
 def _gpu_unavailable_reason() -> str | None:
     """``None`` if CuPy can use a CUDA device, else why not (asked once)."""
+    if os.environ.get("MINIMX_CUPY_STANDIN"):
+        return None  # minimx imports its CuPy stand-in instead (minimx.context)
     try:
         import cupy
     except Exception as exc:  # ImportError, or a broken CUDA install

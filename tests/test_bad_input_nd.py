@@ -456,7 +456,7 @@ ENTRIES = [
      ('num_outputs', 'axis', 'squeeze_axis')),
     (('sum',), lambda **kw: X.sum(**kw), ('axis', 'keepdims', 'exclude')),
     (('mean',), lambda **kw: nd.mean(X, **kw), ('axis', 'keepdims')),
-    (('norm',), lambda **kw: X.norm(**kw), ('ord', 'axis', 'keepdims')),
+    (('norm',), lambda **kw: X.norm(**kw), ('ord', 'axis', 'out_dtype', 'keepdims')),
     (('argmax',), lambda **kw: X.argmax(**kw), ('axis', 'keepdims')),
     (('clip',), lambda **kw: X.clip(**{'a_min': 0, 'a_max': 1, **kw}),
      ('a_min', 'a_max')),

@@ -114,3 +114,36 @@ def test_gpu_beyond_count_explains(monkeypatch):
 def test_pickle_round_trips_to_the_same_object(ctx):
     assert pickle.loads(pickle.dumps(ctx)) is ctx
     assert pickle.loads(pickle.dumps([ctx, ctx])) == [ctx, ctx]
+
+
+def test_host_memory_contexts_are_accepted_and_print_as_mxnet():
+    pinned, shared = Context('cpu_pinned', 0), Context('cpu_shared', 2)
+    assert repr(pinned) == 'cpu_pinned(0)' and repr(shared) == 'cpu_shared(2)'
+    assert Context('cpu_pinned', 0) is pinned and Context('cpu_pinned') is pinned
+    assert pinned != mx.cpu(0) and not pinned.is_gpu and not shared.is_gpu
+    assert pinned.xp is shared.xp is mx.cpu(0).xp                       # NumPy
+    assert pickle.loads(pickle.dumps(shared)) is shared
+    assert minimx.context.as_context('cpu_shared', 'test') is Context('cpu_shared', 0)
+    with pinned:
+        assert mx.current_context() is pinned
+    with pytest.raises(mx.base.MXNetError, match=r"unknown device type 'cpu_fast'"):
+        Context('cpu_fast', 0)
+
+
+def test_cupy_standin_switch(monkeypatch):
+    """MINIMX_CUPY_STANDIN=<n> makes minimx import its NumPy-backed CuPy stand-in with
+    n devices, so that a test run exercises the GPU code paths without a GPU."""
+    from minimx import _cupy_standin
+    monkeypatch.setattr(Context, '_interned',       # GPU contexts made here stay here
+                        {k: v for k, v in Context._interned.items() if k[0] != 'gpu'})
+    monkeypatch.setenv('MINIMX_CUPY_STANDIN', '3')
+    try:
+        assert minimx.context._import_cupy() is _cupy_standin
+        assert mx.num_gpus() == 3
+        assert mx.gpu(2).xp is _cupy_standin and mx.gpu(2).is_gpu
+        x = mx.nd.ones((2,), ctx=mx.gpu(2)) * 2
+        assert x.context is mx.gpu(2) and x.asnumpy().tolist() == [2, 2]
+        monkeypatch.delenv('MINIMX_CUPY_STANDIN')
+        assert minimx.context._import_cupy() is not _cupy_standin
+    finally:
+        _cupy_standin.configure()

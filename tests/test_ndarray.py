@@ -1,6 +1,7 @@
 """Chapter 2, NDArray and contexts: the NDArray, its operators, sampling, errors."""
 
 import operator
+import re
 
 import numpy as np
 import pytest
@@ -824,3 +825,108 @@ class TestGPU:
         a = nd.random.uniform(shape=(5,), ctx=mx.gpu(0)).asnumpy()
         mx.random.seed(3)
         assert_array_equal(nd.random.uniform(shape=(5,), ctx=mx.gpu(0)).asnumpy(), a)
+
+
+# ------------------------------------------------------------------------ host contexts
+
+PINNED, SHARED = mx.Context('cpu_pinned', 0), mx.Context('cpu_shared', 0)
+
+
+def test_host_memory_contexts_hold_arrays():
+    x = nd.zeros((2,), ctx=PINNED)
+    assert x.context is PINNED and isinstance(x._data, np.ndarray)
+    assert repr(x).endswith('<NDArray 2 @cpu_pinned(0)>')
+    assert A([1, 2], ctx=SHARED).context is SHARED
+    assert x.as_in_context(PINNED) is x and x.copyto(mx.cpu(0)).context is mx.cpu(0)
+
+
+def test_host_contexts_with_one_number_mix_and_compute_on_cpu():
+    """As MXNet: cpu_pinned(0) + cpu(0) computes on cpu(0); different numbers do not
+    mix (cpu(0) and cpu(1) stay distinct logical devices, unlike MXNet)."""
+    p, s, c = A([1, 2], ctx=PINNED), A([10, 20], ctx=SHARED), A([100, 200])
+    for got, want in ((p + c, [101, 202]), (c + p, [101, 202]), (p + s, [11, 22]),
+                      (nd.exp(p), np.exp([1, 2])), (p * 2, [2, 4])):
+        assert got.context is mx.cpu(0)
+        assert_allclose(got.asnumpy(), want, rtol=1e-6)
+    assert_array_equal(p[A([1], dtype='int32')].asnumpy(), [2])     # index on cpu(0)
+    raises(lambda: A([1], ctx=mx.Context('cpu_pinned', 1)) + A([1]), 'broadcast_add',
+           'cpu_pinned(1)', 'cpu(0)')
+    raises(lambda: A([1], ctx=mx.cpu(1)) + A([1]), 'broadcast_add', 'cpu(1)', 'cpu(0)')
+
+
+def test_host_contexts_draw_from_their_cpus_generator():
+    mx.random.seed(5)
+    a = nd.random.uniform(shape=(4,), ctx=PINNED)
+    b = nd.random.uniform(shape=(4,), ctx=mx.cpu(0))
+    assert a.context is PINNED and not np.array_equal(a.asnumpy(), b.asnumpy())
+    mx.random.seed(5)
+    assert_array_equal(nd.random.uniform(shape=(4,)).asnumpy(), a.asnumpy())
+
+
+# ------------------------------------------------------------------------ out of memory
+
+def test_gpu_out_of_memory_is_explained_on_the_standin():
+    """CuPy's OutOfMemoryError, in an operator, a copy to the device or a creation
+    function, becomes minimx.gpu_tools' GPUOutOfMemoryError (still a MemoryError)."""
+    import gc
+
+    from minimx import _cupy_standin as cp
+    from minimx.gpu_tools import GPUOutOfMemoryError
+    gc.collect()                        # arrays of earlier tests give their memory back
+    with cp.installed(devices=1, memory=16 * 2 ** 20):
+        mx.gpu(0).empty_cache()
+        x = nd.ones((2560, 1024), ctx=mx.gpu(0))                   # 10 MiB
+        for fn in (lambda: x + 1,                                     # _forward_on_gpu
+                   lambda: A(np.zeros((2560, 1024)), ctx=mx.gpu(0)),  # _to_context
+                   lambda: nd.arange(0, 2 ** 22, ctx=mx.gpu(0)),     # _to_context
+                   lambda: nd.zeros((2560, 1024), ctx=mx.gpu(0))):    # _create
+            with pytest.raises(GPUOutOfMemoryError) as info:
+                fn()
+            assert isinstance(info.value, MemoryError)
+            assert isinstance(info.value, MXNetError)
+            assert isinstance(info.value.__cause__, cp.cuda.memory.OutOfMemoryError)
+            assert re.match(r'gpu\(0\): out of memory allocating \d+\.0 MiB\. The device '
+                            r'has [0-9.]+ \w+ free', str(info.value))
+            assert 'empty_cache()' in str(info.value)
+        x = None                        # its memory goes back before the block ends
+
+
+# -------------------------------------------------------------------------- namespaces
+
+def test_nd_holds_mxnet_names_not_the_dispatcher():
+    from minimx.ndarray import ndarray as module
+    for name in ('Operator', 'invoke', 'fluent', 'getitem', 'GetItem', 'CopyTo',
+                 'StopGradient'):
+        assert not hasattr(nd, name), name
+        assert hasattr(module, name), name              # still public in their module
+    for name in ('NDArray', 'waitall', 'cast', 'Cast', 'stop_gradient', 'BlockGrad'):
+        assert hasattr(nd, name), name
+    assert nd.random.uniform is mx.random.uniform and nd.random.seed is mx.random.seed
+
+
+def test_mx_random_has_mxnet_names():
+    import json
+    import pathlib
+    api = pathlib.Path(__file__).parents[1] / 'tools' / 'mxnet_api.json'
+    names = set(json.loads(api.read_text())['namespaces']['mx.random'])
+    names -= {'Context', 'check_call'}                 # MXNet's own imports
+    assert [n for n in sorted(names) if not hasattr(mx.random, n)] == []
+    mx.random.seed(1)
+    assert mx.random.poisson(3, shape=(4,)).shape == (4,)
+    assert mx.random.randn(2, 3).shape == (2, 3)
+    assert sorted(mx.random.shuffle(nd.arange(5)).asnumpy().tolist()) == [0, 1, 2, 3, 4]
+
+
+def test_norm_out_dtype():
+    x = A([[3, 4], [5, 12]], dtype='int32')
+    assert nd.norm(x).dtype == np.int32 and nd.norm(x).asscalar() == 13
+    got = nd.norm(x, out_dtype='float32')
+    assert got.dtype == np.float32
+    assert_allclose(got.asnumpy(), [np.sqrt(194)], rtol=1e-6)
+    y = A([[3, 4], [5, 12]])
+    assert y.norm(out_dtype='float64').dtype == np.float64
+    got = nd.norm(y, 2, 1, 'float64', True)              # MXNet's positional order
+    assert got.dtype == np.float64
+    check(got, [[5], [13]])
+    check(nd.norm(A([300, 400], dtype='float16'), out_dtype='float32'), [500])
+    raises(lambda: nd.norm(y, out_dtype='uint8'), 'norm', 'out_dtype')

@@ -235,11 +235,11 @@ class Block:
             param.cast(dtype)
 
     def hybridize(self, active: bool = True, **kwargs) -> None:
-        """Remember the request to compile to a static graph, for this block and children.
+        """Ask this block's HybridBlock descendants to run as cached graphs (as MXNet).
 
-        In MXNet this switches a HybridBlock to a cached symbolic graph. minimx accepts and
-        records the request, but it has no effect yet: every block still runs its Python
-        forward on `nd` arrays.
+        A plain Block keeps running its Python `forward`; it records the request and
+        passes it on. HybridBlock.hybridize, which traces `hybrid_forward` with
+        F = mx.sym, is Chapter 10's (book/10_symbols.ipynb).
         """
         self._active, self._flags = active, kwargs
         for child in self._children.values():

@@ -10,8 +10,7 @@ import numpy as np
 from minimx._arguments import check_choice, check_int, check_number
 from minimx.base import MXNetAssertionError, MXNetError, MXNetValueError
 from minimx.gluon.block import HybridBlock
-from minimx.ndarray.ctc import ctc_loss
-from minimx.ndarray.ndarray import NDArray, Operator
+from minimx.ndarray.ndarray import NDArray, Operator, _device
 
 __all__ = [
     'Loss',
@@ -50,21 +49,23 @@ class Loss(HybridBlock):
     def _finish(self, F, loss, sample_weight=None, weight=None):
         """Apply `sample_weight` and the global weight, then average over all axes
         but the batch axis."""
-        if sample_weight is not None:
-            loss = loss * sample_weight
+        if sample_weight is not None:            # (batch, 1) against (batch, k)
+            loss = F.broadcast_mul(loss, sample_weight)
         weight = self._weight if weight is None else weight
         if weight is not None:
             loss = loss * weight
         return F.mean(loss, axis=self._batch_axis, exclude=True)
 
     def forward(self, *args):
-        """Check that the inputs are NDArrays (or left out), then compute the loss."""
+        """Check that the inputs are NDArrays (or left out, or Symbols while a network is
+        traced), then compute the loss."""
         params = _INPUT_NAMES.get(type(self))
         if params is None:
             params = list(inspect.signature(self.hybrid_forward).parameters.values())[1:]
             params = _INPUT_NAMES[type(self)] = [(p.name, p.default) for p in params]
         for (name, default), value in zip(params, args):
-            if isinstance(value, NDArray) or (value is None and default is None) or (
+            if isinstance(value, NDArray) or hasattr(value, 'list_outputs') or (
+                    value is None and default is None) or (
                     isinstance(value, numbers.Number) and
                     isinstance(default, numbers.Number)):
                 continue
@@ -87,6 +88,8 @@ _INPUT_NAMES: dict = {}   # loss class -> its hybrid_forward's inputs, with defa
 
 def _check_same_shape(loss: Loss, pred, label):
     """`label` reshaped like `pred` when their sizes agree; an error otherwise."""
+    if not (isinstance(pred, NDArray) and isinstance(label, NDArray)):
+        return label.reshape_like(pred)      # Symbols (hybridize): no shapes to check
     if label.shape == pred.shape:
         return label
     if label.size == pred.size:
@@ -145,8 +148,8 @@ class SoftmaxCrossEntropyLoss(Loss):
             axis, sparse_label, from_logits
 
     def hybrid_forward(self, F, pred, label, sample_weight=None):
-        if self._sparse_label and not self._from_logits and pred.ndim == 2 and \
-                self._axis in (-1, 1):
+        if self._sparse_label and not self._from_logits and isinstance(pred, NDArray) \
+                and pred.ndim == 2 and self._axis in (-1, 1):
             _check_class_indices(self, pred, label)    # the common case, fused
             loss = sparse_softmax_ce(pred, label)      # (batch,): nothing to average
             if sample_weight is None and self._weight is None:
@@ -158,7 +161,7 @@ class SoftmaxCrossEntropyLoss(Loss):
             _check_class_indices(self, pred, label)
             loss = -F.pick(pred, label, axis=self._axis, keepdims=True)
         else:
-            if label.shape != pred.shape:
+            if isinstance(label, NDArray) and label.shape != pred.shape:
                 raise MXNetError(
                     "SoftmaxCrossEntropyLoss(sparse_label=False): the label must be "
                     f"one row of class probabilities per example, shape {pred.shape}, "
@@ -196,6 +199,8 @@ sparse_softmax_ce = SparseSoftmaxCE()
 
 
 def _check_class_indices(loss: Loss, pred, label) -> None:
+    if not (isinstance(pred, NDArray) and isinstance(label, NDArray)):
+        return                   # a Symbol while hybridize traces: no shape, no values
     axis = loss._axis % pred.ndim
     classes = pred.shape[axis]
     expected = pred.shape[:axis] + pred.shape[axis + 1:]
@@ -212,8 +217,10 @@ def _check_class_indices(loss: Loss, pred, label) -> None:
                          f"needs labels of shape {expected}, got {label.shape}")
     values = label._data     # checked where they live: no copy to the host
     if values.size:
-        low, high = values.min(), values.max()
-        fractional = values.dtype.kind == 'f' and bool((values != values.round()).any())
+        with _device(label.context):
+            low, high = values.min().item(), values.max().item()
+            fractional = values.dtype.kind == 'f' and \
+                bool((values != values.round()).any())
         if low < 0 or high >= classes or fractional:
             raise MXNetError(
                 f"{type(loss).__name__}: labels must be class indices in "
@@ -241,14 +248,14 @@ class SigmoidBinaryCrossEntropyLoss(Loss):
             if pos_weight is None:
                 loss = F.relu(pred) - pred * label + _softplus_neg_abs(F, pred)
             else:
-                log_weight = 1 + (pos_weight - 1) * label
+                log_weight = 1 + F.broadcast_mul(pos_weight - 1, label)
                 loss = pred - pred * label + log_weight * (_softplus_neg_abs(F, pred) +
                                                            F.relu(-pred))
         else:
             eps = 1e-12
             positive = F.log(pred + eps) * label
             if pos_weight is not None:
-                positive = positive * pos_weight
+                positive = F.broadcast_mul(positive, pos_weight)
             loss = -(positive + F.log(1 - pred + eps) * (1 - label))
         return self._finish(F, loss, sample_weight)
 
@@ -303,7 +310,7 @@ class KLDivLoss(Loss):
         _check_broadcastable(self, pred, label)
         loss = label * (F.log(label + 1e-12) - pred)
         if sample_weight is not None:
-            loss = loss * sample_weight
+            loss = F.broadcast_mul(loss, sample_weight)
         if self._weight is not None:
             loss = loss * self._weight
         return F.sum(loss, axis=self._batch_axis, exclude=True)
@@ -311,6 +318,8 @@ class KLDivLoss(Loss):
 
 def _check_broadcastable(loss: Loss, pred, label) -> None:
     """A label that broadcasts to `pred`'s shape (MXNet does not reshape it)."""
+    if not (isinstance(pred, NDArray) and isinstance(label, NDArray)):
+        return                                       # Symbols: nothing to check
     if label.ndim > pred.ndim or any(
             b not in (a, 1) for a, b in zip(pred.shape[::-1], label.shape[::-1])):
         raise MXNetValueError(f"{type(loss).__name__}: a label of shape {label.shape} "
@@ -361,14 +370,14 @@ class CosineEmbeddingLoss(Loss):
 
     def hybrid_forward(self, F, input1, input2, label, sample_weight=None):
         input1 = _check_same_shape(self, input2, input1)
-        label = label.reshape((-1, 1))
-        dot = F.sum(input1 * input2, axis=-1).reshape((-1, 1))
-        norms = input1.norm(axis=-1).reshape((-1, 1)) * \
-            input2.norm(axis=-1).reshape((-1, 1))
+        label = F.reshape(label, shape=(-1, 1))
+        dot = F.sum(input1 * input2, axis=-1, keepdims=True)
+        norms = F.norm(input1, axis=-1, keepdims=True) * \
+            F.norm(input2, axis=-1, keepdims=True)
         cos = dot / F.maximum(norms, 1e-12)
         loss = (1 - cos) * (label == 1) + F.relu((label == -1) * (cos - self._margin))
         if sample_weight is not None:
-            loss = loss * sample_weight
+            loss = F.broadcast_mul(loss, sample_weight)
         return loss if self._weight is None else loss * self._weight
 
 
@@ -395,7 +404,7 @@ class PoissonNLLLoss(Loss):
             stirling = safe * F.log(safe) - safe + 0.5 * F.log(2 * np.pi * safe)
             loss = loss + F.where(big, stirling, F.zeros_like(stirling))
         if sample_weight is not None:
-            loss = loss * sample_weight
+            loss = F.broadcast_mul(loss, sample_weight)
         if self._weight is not None:
             loss = loss * self._weight
         return F.mean(loss)
@@ -446,10 +455,13 @@ class CTCLoss(Loss):
             pred = F.swapaxes(pred, 0, 1)
         if self._batch_axis == 1:
             label = F.swapaxes(label, 0, 1)
-        loss = ctc_loss(pred, label, pred_lengths, label_lengths,
-                        use_data_lengths=pred_lengths is not None,
-                        use_label_lengths=label_lengths is not None,
-                        blank_label='last')
+        flags = dict(use_data_lengths=pred_lengths is not None,
+                     use_label_lengths=label_lengths is not None, blank_label='last')
+        if isinstance(pred, NDArray):
+            loss = F.ctc_loss(pred, label, pred_lengths, label_lengths, **flags)
+        else:                 # a Symbol (hybridize) takes only the inputs that exist
+            lengths = [a for a in (pred_lengths, label_lengths) if a is not None]
+            loss = F.ctc_loss(pred, label, *lengths, **flags)
         if sample_weight is not None:
-            loss = loss * sample_weight
+            loss = F.broadcast_mul(loss, sample_weight)
         return loss if self._weight is None else loss * self._weight

@@ -9,7 +9,7 @@ from minimx import optimizer as opt
 from minimx._arguments import MXNetUserWarning
 from minimx.base import MXNetAssertionError, MXNetError, MXNetTypeError, MXNetValueError
 from minimx.gluon.parameter import Parameter
-from minimx.ndarray.ndarray import NDArray, _to_context
+from minimx.ndarray.ndarray import NDArray, _device, _to_context
 from minimx.ndarray.serialization import load_arrays, save_arrays
 
 __all__ = ['StaleGradientError', 'Trainer']
@@ -44,6 +44,7 @@ class Trainer:
             self._optimizer = opt.create(optimizer, param_dict=param_dict,
                                          **optimizer_params)
         self._kvstore_kind, self._kvstore = kvstore, None
+        self._update_on_kvstore = update_on_kvstore   # None: the Trainer updates
         self._states: dict = {}
 
     @property
@@ -84,6 +85,19 @@ class Trainer:
         if keys:
             store.pushpull(keys, grads)       # all keys at once: one message a step
 
+    def _store(self):
+        """The kvstore, made on first use and only if needed (as MXNet's Trainer
+        decides): a parameter lives on several devices, or the store is distributed."""
+        if self._kvstore is None:
+            kind = self._kvstore_kind
+            if isinstance(kind, kv.KVStore):
+                self._kvstore = kind
+            elif isinstance(kind, str):
+                trained = [p for p in self._params if p.grad_req != 'null']
+                if 'dist' in kind or any(len(p.list_ctx()) > 1 for p in trained):
+                    self._kvstore = kv.create(kind)
+        return self._kvstore
+
     def update(self, batch_size: int, ignore_stale_grad: bool = False) -> None:
         """Update every parameter from its (already all-reduced) gradient."""
         self._optimizer.rescale_grad = self._scale / _check_batch_size(batch_size)
@@ -98,10 +112,12 @@ class Trainer:
                 ready.append((i, data))
             elif not ignore_stale_grad:
                 raise _stale_error(p, stale)
+        optimizer = self._optimizer
         for i, data in ready:
-            if i not in self._states:
-                self._states[i] = self._optimizer.create_state(i, data[0])
-            self._optimizer.update(i, data[0], data[0].grad, self._states[i])
+            with _device(data[0].context):      # a GPU's arrays are computed on it
+                if i not in self._states:
+                    self._states[i] = optimizer.create_state_multi_precision(i, data[0])
+                optimizer.update_multi_precision(i, data[0], data[0].grad, self._states[i])
             for d in data[1:]:          # every device gets the same new weight
                 data[0].copyto(d)
             for d in data:
@@ -112,11 +128,9 @@ class Trainer:
         arrays = {'__num_update__': np.array(self._optimizer.num_update),
                   '__counts__': np.array(sorted(self._optimizer._counts.items()),
                                          dtype=np.int64).reshape(-1, 2)}
-        for i, state in self._states.items():
-            parts = state if isinstance(state, tuple) else (state,)
-            for j, s in enumerate(parts):
-                if s is not None:
-                    arrays[f'{i}.{j}'] = s.asnumpy()
+        for i, state in self._states_in_use().items():
+            for name, s in _state_arrays(state, str(i)):
+                arrays[name] = s.asnumpy()
         save_arrays(fname, arrays)
 
     def load_states(self, fname: str) -> None:
@@ -127,30 +141,28 @@ class Trainer:
                              "Trainer.save_states")
         self._optimizer.num_update = int(arrays.pop('__num_update__'))
         self._optimizer._counts = {int(k): int(c) for k, c in arrays.pop('__counts__')}
-        self._states = {}
+        states = self._states_in_use()
+        states.clear()
         for i, p in enumerate(self._params):
             if p.grad_req == 'null':
                 continue
             weight = p.list_data()[0]
-            fresh = self._optimizer.create_state(i, weight)
-            parts = fresh if isinstance(fresh, tuple) else (fresh,)
-            for j, s in enumerate(parts):
-                if s is not None and f'{i}.{j}' in arrays:
-                    s._data[...] = _to_context(arrays[f'{i}.{j}'], weight.context)
-            self._states[i] = fresh
+            with _device(weight.context):
+                fresh = self._optimizer.create_state_multi_precision(i, weight)
+            for name, s in _state_arrays(fresh, str(i)):
+                if name in arrays:
+                    s._data[...] = _to_context(arrays[name], weight.context)
+            states[i] = fresh
 
-    def _store(self):
-        """The kvstore, made on first use and only if needed (as MXNet's Trainer
-        decides): a parameter lives on several devices, or the store is distributed."""
-        if self._kvstore is None:
-            kind = self._kvstore_kind
-            if isinstance(kind, kv.KVStore):
-                self._kvstore = kind
-            elif isinstance(kind, str):
-                trained = [p for p in self._params if p.grad_req != 'null']
-                if 'dist' in kind or any(len(p.list_ctx()) > 1 for p in trained):
-                    self._kvstore = kv.create(kind)
-        return self._kvstore
+    def _states_in_use(self) -> dict:
+        """The optimizer states: the Trainer's, or the store's when the store runs the
+        optimizer (`update_on_kvstore=True`, Chapter 9)."""
+        store = self._store() if self._update_on_kvstore else None
+        if store is None:
+            return self._states
+        if store._updater is None:
+            store.set_optimizer(self._optimizer)
+        return store._states
 
     def _init_key(self, store, i: int, p: Parameter) -> None:
         if i not in store:
@@ -226,3 +238,14 @@ def _stale_error(p: Parameter, contexts: list) -> StaleGradientError:
         "or a layer) probably did not contribute to this iteration's loss. If that is "
         "intended, call step(batch_size, ignore_stale_grad=True) to skip such "
         "parameters; otherwise make sure loss.backward() reaches them.")
+
+
+def _state_arrays(state, name: str):
+    """(name, array) for each array of a state, nested tuples included: the state
+    `(master, (m, v))` of parameter 3 gives '3.0', '3.1.0' and '3.1.1'."""
+    parts = state if isinstance(state, (tuple, list)) else (state,)
+    for j, s in enumerate(parts):
+        if isinstance(s, (tuple, list)):
+            yield from _state_arrays(s, f'{name}.{j}')
+        elif s is not None:
+            yield f'{name}.{j}', s

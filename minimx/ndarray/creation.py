@@ -14,7 +14,7 @@ from minimx.base import (
     is_int,
 )
 from minimx.context import Context, as_context
-from minimx.ndarray.ndarray import NDArray, _device, _to_context
+from minimx.ndarray.ndarray import NDArray, _device, _out_of_memory, _to_context
 
 __all__ = [
     'array',
@@ -67,7 +67,10 @@ def _create(fn_name: str, shape, ctx, dtype, *args) -> NDArray:
     dtype, ctx = as_dtype(fn_name, dtype), as_context(ctx, fn_name)
     shape = (int(shape),) if is_int(shape) else tuple(map(int, shape))
     with _device(ctx):
-        data = getattr(ctx.xp, fn_name)(shape, *args, dtype=dtype)
+        try:
+            data = getattr(ctx.xp, fn_name)(shape, *args, dtype=dtype)
+        except ctx.xp.cuda.memory.OutOfMemoryError as err:    # only CuPy raises it
+            raise _out_of_memory(ctx, err) from err
     return NDArray(data, ctx)
 
 

@@ -255,21 +255,28 @@ sum, mean, max, min, prod = (Reduce(n) for n in ('sum', 'mean', 'max', 'min', 'p
 
 
 class Norm(Operator):
-    """The L2 (or L1) norm, in the input's dtype as in MXNet (for an integer array,
-    the exact norm truncated: MXNet's own integer kernel can be off by one)."""
+    """The L2 (or L1) norm, in the input's dtype as in MXNet, or in `out_dtype` (for
+    an integer result, the exact norm truncated: MXNet's own integer kernel can be off
+    by one)."""
 
     name = 'norm'
-    params = ('ord', 'axis', 'keepdims')
+    params = ('ord', 'axis', 'out_dtype', 'keepdims')     # MXNet's order
     args = Args(ord=Arg('choice', 1, 2), axis=Arg('axes', none=True),
+                out_dtype=Arg('dtype', 'float16', 'float32', 'float64', 'int32',
+                              'int64', 'int8', none=True),
                 keepdims=Arg('bool'))
 
-    def forward(self, xp, x, ord=2, axis=None, keepdims=False):
+    def forward(self, xp, x, ord=2, axis=None, out_dtype=None, keepdims=False):
         axes = normalize_axis(axis, x.ndim, self.name)
+        dtype = x.dtype if out_dtype is None else np.dtype(out_dtype)
+        wider = x.dtype.kind != 'f' or dtype.itemsize > x.dtype.itemsize
+        if dtype.kind == 'f' and wider:
+            x = x.astype(dtype)            # sum in the wider float type asked for
         if ord == 1:
             norm = xp.abs(x).sum(axis=axes, keepdims=keepdims)
         else:
             norm = xp.sqrt((x * x).sum(axis=axes, keepdims=keepdims))
-        return norm.astype(x.dtype, copy=False)
+        return norm.astype(dtype, copy=False)
 
     def backward(self, xp, g, inputs, out, ord=2, axis=None, keepdims=False):
         (x,) = inputs

@@ -308,14 +308,17 @@ def invoke(op: Operator, inputs: tuple, attrs: dict):
 
 
 def _forward_on_gpu(op: Operator, ctx: Context, arrays: list, attrs: dict):
-    with ctx.xp.cuda.Device(ctx.device_id):        # CuPy runs on the current device
-        return op.forward(ctx.xp, *arrays, **attrs)
+    try:
+        with ctx.xp.cuda.Device(ctx.device_id):    # CuPy runs on the current device
+            return op.forward(ctx.xp, *arrays, **attrs)
+    except ctx.xp.cuda.memory.OutOfMemoryError as err:
+        raise _out_of_memory(ctx, err) from err
 
 
 def _wrap(out, ctx: Context) -> 'NDArray':
     if out.ndim == 0:   # MXNet has no 0-d arrays: x.sum() has shape (1,)
         out = out.reshape(1)
-    return NDArray(out, ctx)
+    return NDArray(out, ctx._compute)     # cpu_pinned(i) computes on cpu(i)
 
 
 def fluent(**methods) -> None:
@@ -337,9 +340,15 @@ def _not_ndarray(op: Operator, inputs: tuple) -> MXNetError:
                                f"({kinds}). Wrap other values with nd.array(...).")
 
 
+def _same_device(a: Context, b: Context) -> bool:
+    """Whether arrays on `a` and `b` may meet: one context, or host contexts with one
+    number (`cpu_pinned(0)` and `cpu(0)`, as in MXNet; `cpu(0)` and `cpu(1)` not)."""
+    return a is b or a._compute is b._compute
+
+
 def _check_inputs(op: Operator, inputs: tuple, ctx: Context) -> None:
     for x in inputs:
-        if x._ctx is not ctx:
+        if x._ctx is not ctx and not _same_device(x._ctx, ctx):
             ctxs = ', '.join(str(i._ctx) for i in inputs)
             raise MXNetError(
                 f"{op.name}: inputs live on different contexts ({ctxs}). An operator "
@@ -351,6 +360,12 @@ def _check_inputs(op: Operator, inputs: tuple, ctx: Context) -> None:
                 f"{op.name}: inputs have different dtypes ({dtypes}); MXNet does not "
                 f"mix dtypes in one operator. Convert one first, e.g. "
                 f"x.astype('{inputs[0]._data.dtype.name}').")
+
+
+def _out_of_memory(ctx: Context, err: Exception) -> MXNetError:
+    """CuPy's OutOfMemoryError on `ctx`, explained (minimx/gpu_tools, Chapter 9)."""
+    from minimx.gpu_tools import out_of_memory_error
+    return out_of_memory_error(ctx, err)
 
 
 def _write_out(op: Operator, out, result) -> 'NDArray':
@@ -410,7 +425,10 @@ def _to_context(data, ctx: Context):
     """A copy of backend or NumPy array `data` on `ctx` (always a new buffer)."""
     with _device(ctx):
         if ctx.is_gpu:
-            return ctx.xp.array(data)   # from host, or peer copy from another GPU
+            try:
+                return ctx.xp.array(data)   # from host, or peer copy from another GPU
+            except ctx.xp.cuda.memory.OutOfMemoryError as err:
+                raise _out_of_memory(ctx, err) from err
         if hasattr(data, 'get'):        # a CuPy array coming back to the host
             return data.get()
         return np.array(data)
@@ -469,7 +487,7 @@ def _backend_key(key, ctx: Context):
     if isinstance(key, tuple):
         return tuple(_backend_key(k, ctx) for k in key)
     if isinstance(key, NDArray):
-        if key._ctx is not ctx:
+        if not _same_device(key._ctx, ctx):
             raise MXNetError(f"indexing: the index array is on {key._ctx} but the "
                              f"array is on {ctx}; move it with .as_in_context({ctx})")
         return key._data.astype(np.int64)

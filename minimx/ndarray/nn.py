@@ -5,6 +5,7 @@
 import numpy as np
 
 from minimx.base import Arg, Args, MXNetError, MXNetTypeError, MXNetValueError
+from minimx.ndarray.creation import _check_ndarray
 from minimx.ndarray.elemwise import abs as _abs
 from minimx.ndarray.elemwise import exp, log, normalize_axis, relu, sigmoid, tanh
 from minimx.ndarray.indexing import take
@@ -397,6 +398,7 @@ def _col2im(xp, gcols, shape, stride, dilate, pad):
 
 def Dropout(data, p: float = 0.5, mode: str = 'training', axes=()):
     """Randomly zero elements with probability `p` in training (as `mx.nd.Dropout`)."""
+    _check_ndarray('Dropout', data)        # also in prediction mode, as MXNet
     if mode not in ('training', 'always'):
         raise MXNetError(f"Dropout: mode must be 'training' or 'always', got {mode!r}")
     if not 0 <= p < 1:

@@ -26,7 +26,7 @@ def seed(seed_state: int, ctx='all') -> None:
         _seed_state[0] = int(seed_state)
         _generators.clear()
     else:
-        ctx = as_context(ctx, 'random.seed')
+        ctx = as_context(ctx, 'random.seed')._compute     # cpu_pinned(i): cpu(i)'s
         _generators[ctx] = _new_generator(ctx, int(seed_state))
 
 
@@ -46,6 +46,7 @@ def _new_generator(ctx: Context, seed_state):
 
 
 def _generator(ctx: Context):
+    ctx = ctx._compute                       # cpu_pinned(i) draws from cpu(i)'s
     rng = _generators.get(ctx)
     if rng is None:
         rng = _generators[ctx] = _new_generator(ctx, _seed_state[0])

@@ -22,7 +22,7 @@ class PReLU(HybridBlock):
                                          init=alpha_initializer)
 
     def hybrid_forward(self, F, x, alpha):
-        return F.LeakyReLU(x, gamma=alpha, act_type='prelu')
+        return F.LeakyReLU(x, alpha, act_type='prelu')   # alpha is the input `gamma`
 
 
 class ELU(HybridBlock):

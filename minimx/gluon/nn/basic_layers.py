@@ -85,6 +85,21 @@ def _layer_args(layer: str, ndim: int = 2, **args) -> dict:
             for name, value in args.items()}
 
 
+def _one_array(layer: HybridBlock, x) -> None:
+    """Before a layer infers its shapes from `x`: `x` must be one NDArray. MXNet fails
+    here with a ValueError ("deferred initialization failed"); so does minimx, with
+    the fix. (An initialized layer passes `x` to its operator, which refuses a list
+    with an AssertionError, as MXNet's.)"""
+    if not isinstance(x, NDArray):
+        got = f'a {type(x).__name__} of {len(x)} items' \
+            if isinstance(x, (list, tuple)) else type(x).__name__
+        raise MXNetValueError(
+            "deferred initialization failed because shape cannot be "
+            f"inferred: {type(layer).__name__} takes one NDArray, got {got}. For a "
+            "batch split across devices, call the layer once per part: "
+            "[net(part) for part in parts].")
+
+
 def _features(x, flatten: bool) -> int:
     """The input width a Dense layer sees (all but the batch axis when flattening)."""
     return shape_size(x.shape[1:]) if flatten else x.shape[-1]
@@ -146,6 +161,7 @@ class Dense(HybridBlock):
                 if activation is not None else None
 
     def infer_shape(self, x, *args) -> None:
+        _one_array(self, x)
         self.weight.shape = (self._units, _features(x, self._flatten))
 
     def hybrid_forward(self, F, x, weight, bias=None):
@@ -359,6 +375,7 @@ class BatchNorm(HybridBlock):
                                            differentiable=False)
 
     def infer_shape(self, x, *args) -> None:
+        _one_array(self, x)
         channels = x.shape[_channel_axis(self, x)]
         for p in (self.gamma, self.beta, self.running_mean, self.running_var):
             p.shape = (channels,)
@@ -372,12 +389,6 @@ class BatchNorm(HybridBlock):
         return F.BatchNorm(x, gamma, beta, running_mean, running_var, eps=self._eps,
                            momentum=self._momentum, fix_gamma=not self._scale,
                            use_global_stats=self._global, axis=self._axis)
-
-    def _update_running(self, running_mean, running_var, mean, var) -> None:
-        m = self._momentum
-        with autograd.pause():
-            running_mean[:] = m * running_mean + (1 - m) * mean.detach().reshape(-1)
-            running_var[:] = m * running_var + (1 - m) * var.detach().reshape(-1)
 
     def __repr__(self) -> str:
         content = ', '.join(f'{k}={v!r}' for k, v in self._kwargs.items())
@@ -410,6 +421,7 @@ class _AffineNormLayer(HybridBlock):
                                     allow_deferred_init=True)
 
     def infer_shape(self, x, *args) -> None:
+        _one_array(self, x)
         channels = x.shape[self._kwargs['axis']]
         self.gamma.shape = self.beta.shape = (channels,)
 

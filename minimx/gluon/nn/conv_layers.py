@@ -6,7 +6,7 @@ import numpy as np
 
 from minimx.base import MXNetError, MXNetValueError
 from minimx.gluon.block import HybridBlock
-from minimx.gluon.nn.basic_layers import Activation, _activate, _layer_args
+from minimx.gluon.nn.basic_layers import Activation, _activate, _layer_args, _one_array
 from minimx.ndarray.conv_nd import _ntuple
 from minimx.ndarray.ndarray import NDArray
 
@@ -64,6 +64,7 @@ class Conv2D(HybridBlock):
         return 'conv'
 
     def infer_shape(self, x, *args) -> None:
+        _one_array(self, x)
         if x.ndim != 4:
             raise MXNetError(f"Conv2D expects 4-D NCHW input, got shape {x.shape}")
         if x.shape[1] % self._groups:
@@ -237,10 +238,13 @@ class _Conv(HybridBlock):
         return 'conv'
 
     def infer_shape(self, x, *args) -> None:
+        _one_array(self, x)
         self._check(x)
         self.weight.shape = self._weight_shape(x.shape[1])
 
     def _check(self, x, weight=None) -> None:
+        if not isinstance(x, NDArray):
+            return          # a Symbol (hybridize) has no shape; a list: the op says so
         ndim = len(self._kwargs['kernel']) + 2
         if x.ndim != ndim:
             raise MXNetError(f"{type(self).__name__} expects {ndim}-D input "
