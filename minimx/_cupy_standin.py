@@ -10,7 +10,9 @@ checks the rules a CPU-only test run would otherwise never see.
 """
 
 import contextlib
+import math
 import operator
+import os
 import sys
 import threading
 import types
@@ -37,6 +39,7 @@ __all__ = [
     'random',
     'linalg',
     'lib',
+    'cupyx',
     'configure',
     'installed',
 ]
@@ -235,7 +238,8 @@ def _unwrap(value, host_ok: bool = False):
     if isinstance(value, np.ndarray) and not host_ok:
         raise _unsupported(value)
     if isinstance(value, (list, tuple)):
-        return type(value)(_unwrap(v, host_ok) for v in value)
+        items = [_unwrap(v, host_ok) for v in value]
+        return items if isinstance(value, list) else tuple(items)
     return value
 
 
@@ -247,7 +251,9 @@ def _out(value, dev: int):
         return ndarray._wrap(np.asarray(value), dev)
     if isinstance(value, (list, tuple)) and any(isinstance(v, np.ndarray)
                                                 for v in value):
-        return type(value)(_out(v, dev) for v in value)
+        items = [_out(v, dev) for v in value]
+        # NumPy's named results (QRResult, EighResult, ...) are plain tuples in CuPy
+        return items if isinstance(value, list) else tuple(items)
     return value
 
 
@@ -513,6 +519,16 @@ class RandomState:
     def permutation(self, n) -> ndarray:
         return self._draw(self._rs.permutation(n), np.int64)
 
+    # Parameters may be arrays, on the current device (nd.random.poisson(lam_array)).
+    def poisson(self, lam=1.0, size=None, dtype=int) -> ndarray:
+        return self._draw(self._rs.poisson(_unwrap(lam), size), dtype)
+
+    def standard_gamma(self, shape, size=None, dtype=float) -> ndarray:
+        return self._draw(self._rs.standard_gamma(_unwrap(shape), size), dtype)
+
+    def standard_exponential(self, size=None, dtype=float) -> ndarray:
+        return self._draw(self._rs.standard_exponential(size), dtype)
+
 
 class _Namespace:
     """A NumPy submodule (`linalg`, `lib.stride_tricks`) under CuPy's rules."""
@@ -528,6 +544,74 @@ class _Namespace:
 random = types.SimpleNamespace(RandomState=RandomState)
 linalg = _Namespace(np.linalg)
 lib = types.SimpleNamespace(stride_tricks=_Namespace(np.lib.stride_tricks))
+
+
+def _host_elementwise(name: str, fn):
+    """`cupyx.scipy.special.<name>`: `fn` (a float to a float) of every element,
+    computed on the host; the input must be on the current device, the result is."""
+    def call(x) -> ndarray:
+        a = np.asarray(_unwrap(x))
+        dtype = a.dtype if a.dtype.kind == 'f' else np.dtype(np.float64)
+        with np.errstate(all='ignore'):    # inf and NaN results are the answers
+            values = np.frompyfunc(fn, 1, 1)(a.astype(np.float64))
+        return _out(np.asarray(values, dtype=dtype), _current())
+    call.__name__ = name
+    return call
+
+
+def _gamma(v: float) -> float:
+    try:
+        return math.gamma(v)
+    except (ValueError, OverflowError):    # as SciPy: +-inf at +-0 and on overflow
+        if v == 0:
+            return math.copysign(math.inf, v)
+        return math.inf if v > 0 else math.nan
+
+
+def _gammaln(v: float) -> float:
+    try:
+        return math.lgamma(v)
+    except (ValueError, OverflowError):    # the poles
+        return math.inf
+
+
+def _digamma(v: float) -> float:
+    """psi(v) = psi(v + 1) - 1/v up to v >= 10, then the asymptotic series."""
+    if math.isnan(v) or v == -math.inf or (v < 0 and v == math.floor(v)):
+        return math.nan
+    if v == 0 or v == math.inf:
+        return -math.copysign(math.inf, v) if v == 0 else v
+    if v < 0:                              # reflection: psi(1 - v) - pi / tan(pi v)
+        return _digamma(1 - v) - math.pi / math.tan(math.pi * v)
+    psi = 0.0
+    while v < 10:
+        psi, v = psi - 1 / v, v + 1
+    r = 1 / (v * v)
+    series = r * (1 / 12 - r * (1 / 120 - r * (1 / 252 - r * (1 / 240 - r / 132))))
+    return psi + math.log(v) - 0.5 / v - series
+
+
+def _erfinv(y: float) -> float:
+    """erf's inverse: Winitzki's approximation, then Newton steps (erfc near +-1)."""
+    z = abs(y)
+    if not z < 1:                          # +-1 -> +-inf; beyond, and NaN -> NaN
+        return math.copysign(math.inf, y) if z == 1 else math.nan
+    a, ln = 0.147, math.log1p(-z * z)
+    t = 2 / (math.pi * a) + ln / 2
+    x = math.sqrt(math.sqrt(t * t - ln / a) - t)
+    for _ in range(4):
+        miss = math.erf(x) - z if z < 0.5 else (1 - z) - math.erfc(x)
+        x -= miss / (2 / math.sqrt(math.pi) * math.exp(-x * x))
+    return math.copysign(x, y)
+
+
+# `import cupyx.scipy.special` finds this while the stand-in stands for CuPy.
+cupyx = types.ModuleType('cupyx')
+cupyx.scipy = types.ModuleType('cupyx.scipy')
+cupyx.scipy.special = types.ModuleType('cupyx.scipy.special')
+for _name, _fn in [('erf', math.erf), ('erfinv', _erfinv), ('gamma', _gamma),
+                   ('gammaln', _gammaln), ('digamma', _digamma)]:
+    setattr(cupyx.scipy.special, _name, _host_elementwise(_name, _fn))
 
 
 def configure(devices: int = 2, memory: int = 16 * 2 ** 30) -> None:
@@ -547,12 +631,29 @@ def installed(devices: int = 2, memory: int = 16 * 2 ** 30):
     configure(devices, memory)
     _forget_gpu_contexts()
     context._import_cupy = lambda: sys.modules[__name__]
+    saved_cupyx = _swap_modules(_CUPYX)
     try:
         yield sys.modules[__name__]
     finally:
+        _swap_modules(saved_cupyx)
         context._import_cupy = saved[0]
         configure(*saved[1:])
         _forget_gpu_contexts()
+
+
+_CUPYX = {'cupyx': cupyx, 'cupyx.scipy': cupyx.scipy,
+          'cupyx.scipy.special': cupyx.scipy.special}
+
+
+def _swap_modules(modules: dict) -> dict:
+    """Put {name: module, or None for none} into `sys.modules`; return what was there."""
+    before = {name: sys.modules.get(name) for name in modules}
+    for name, module in modules.items():
+        if module is None:
+            sys.modules.pop(name, None)
+        else:
+            sys.modules[name] = module
+    return before
 
 
 def _forget_gpu_contexts() -> None:
@@ -564,3 +665,7 @@ def _forget_gpu_contexts() -> None:
         if name.startswith('minimx.') and isinstance(generators, dict):
             for ctx in [c for c in generators if getattr(c, 'is_gpu', False)]:
                 del generators[ctx]
+
+
+if os.environ.get('MINIMX_CUPY_STANDIN'):     # the stand-in is CuPy for the whole run
+    _swap_modules(_CUPYX)

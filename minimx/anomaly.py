@@ -10,6 +10,7 @@ import sys
 import textwrap
 from typing import NamedTuple
 
+import minimx
 from minimx.base import MXNetError
 from minimx.ndarray.tape import Node, _state
 
@@ -23,7 +24,7 @@ __all__ = [
     'is_anomaly_enabled',
 ]
 
-_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_PACKAGE = os.path.dirname(os.path.abspath(minimx.__file__)) + os.sep   # minimx's files
 
 
 class Origin(NamedTuple):
@@ -107,7 +108,7 @@ def _count(xp, a) -> str:
     parts = [f'{int(n)} {what}' for what, n in (
         ('nan', xp.isnan(a).sum()), ('inf', xp.isposinf(a).sum()),
         ('-inf', xp.isneginf(a).sum())) if n]
-    return f"{', '.join(parts)} of {a.size} values"
+    return f"{', '.join(parts)} of {a.size} value{'s' if a.size != 1 else ''}"
 
 
 def _values(xp, i: int, a, what: str) -> str:
@@ -140,20 +141,38 @@ def _hint(op: str) -> str:
 
 def _report(headline: str, origin: Origin, shapes, lines: list, hint: str) -> str:
     """The anomaly report: what happened, the operator, where, the block, the data."""
-    text = textwrap.wrap(f"anomaly mode: {headline}", 80) + [
-        f"  operator:  {origin.op}, input shapes {', '.join(map(str, shapes))}",
-        f"  called at: {origin}",
-        f"             {origin.source}"]
+    # the first line leaves room for the class name a traceback puts before it
+    first, *rest = textwrap.wrap(f"anomaly mode: {headline}", 80,
+                                 initial_indent=' ' * len('AnomalyError: '))
+    text = [first.lstrip(), *rest,
+            f"  operator:  {origin.op}, input shapes {', '.join(map(str, shapes))}",
+            f"  called at: {origin}",
+            f"             {origin.source}"]
     if origin.block:
         text.append(f"  in block:  {origin.block}")
     text += [f"  {line}" for line in lines]
     return '\n'.join(text + textwrap.wrap(hint, 80))
 
 
+def _backward_failed(origin: Origin, inputs, err: Exception) -> AnomalyError:
+    headline = f"the backward of {origin.op} raised {type(err).__name__}: {err}"
+    return AnomalyError(_report(headline, origin, [a.shape for a in inputs], [], ''),
+                        origin)
+
+
+def _gradient_not_finite(origin: Origin, xp, inputs, grad, i: int) -> AnomalyError:
+    headline = (f"the backward of {origin.op} made the gradient of its input {i} "
+                "non-finite, from a finite gradient")
+    lines = [_values(xp, i, grad, 'gradient of input')] + \
+        [_values(xp, j, a, 'input') for j, a in enumerate(inputs)]
+    return AnomalyError(_report(headline, origin, [a.shape for a in inputs], lines,
+                                _hint(origin.op)), origin)
+
+
 class _Watched:
     """A recorded operator as anomaly mode keeps it: the operator itself (every
-    attribute is its) and its origin; its backward checks what the operator's
-    backward returns, and names the origin when that backward fails."""
+    attribute is its) and its origin. Its backward checks what the operator's backward
+    returns, and names the origin when that backward fails."""
 
     __slots__ = ('op', 'origin', 'check_nan')
 
@@ -169,27 +188,18 @@ class _Watched:
         return self.op
 
     def backward(self, xp, g, inputs, out, *index, **attrs):
-        shapes = [tuple(a.shape) for a in inputs]
         try:
             grads = self.op.backward(xp, g, inputs, out, *index, **attrs)
         except AnomalyError:
             raise
         except Exception as err:
-            message = _report(f"the backward of {self.origin.op} raised "
-                              f"{type(err).__name__}: {err}", self.origin, shapes,
-                              [], '')
-            raise AnomalyError(message, self.origin) from err
+            raise _backward_failed(self.origin, inputs, err) from err
         if self.check_nan and _finite(xp, g):
-            for i, gi in enumerate(grads):
-                if gi is not None and not _finite(xp, gi):
-                    message = _report(
-                        f"the backward of {self.origin.op} made the gradient of its "
-                        f"input {i} non-finite, from a finite gradient",
-                        self.origin, shapes,
-                        [_values(xp, i, gi, 'gradient of input')] +
-                        [_values(xp, j, a, 'input') for j, a in enumerate(inputs)],
-                        _hint(self.origin.op))
-                    raise AnomalyError(message, self.origin)
+            bad = [i for i, gi in enumerate(grads)
+                   if gi is not None and not _finite(xp, gi)]
+            if bad:
+                raise _gradient_not_finite(self.origin, xp, inputs, grads[bad[0]],
+                                           bad[0])
         return grads
 
 

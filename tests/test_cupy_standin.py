@@ -85,6 +85,48 @@ def test_ufuncs_and_namespaces():
         cp.not_a_numpy_name
 
 
+def test_linalg_results_are_plain_tuples_as_in_cupy():
+    q, r = result = cp.linalg.qr(cp.eye(3) * 2)       # NumPy's is a named QRResult
+    assert type(result) is tuple and isinstance(q, cp.ndarray)
+    assert_allclose(abs(r.get()), 2 * np.eye(3))
+
+
+def test_random_state_samplers_have_cupys_names_and_rules():
+    r = cp.random.RandomState(0)
+    methods = [m for m in vars(cp.RandomState) if not m.startswith('_')]
+    assert not [m for m in methods if f'random.{m}' not in cupy_names()]
+    assert r.poisson(3.0, (4,)).dtype == np.int64
+    assert r.standard_exponential((4,), dtype=np.float32).dtype == np.float32
+    assert r.standard_gamma(cp.array([1.0, 2.0])).shape == (2,)   # array parameters
+    with pytest.raises(TypeError, match='Unsupported type'):
+        r.poisson(np.ones(2))
+    shape = cp.ones(2)                                             # on device 0
+    with cp.cuda.Device(1), pytest.raises(ValueError, match='current device'):
+        r.standard_gamma(shape)
+
+
+def test_cupyx_special_functions_while_the_standin_is_cupy():
+    before = sys.modules.get('cupyx')
+    with cp.installed(devices=2):
+        import cupyx.scipy.special as special
+        assert special is cp.cupyx.scipy.special
+        x = cp.array([0.5, 1.0, 4.0, 0.0, -1.0])
+        assert_allclose(special.gamma(x).get(), [np.pi ** 0.5, 1, 6, np.inf, np.nan])
+        assert_allclose(special.gammaln(x[:3]).get(), np.log([np.pi ** 0.5, 1, 6]))
+        assert_allclose(special.digamma(x[1:2]).get(), [-0.5772156649015329])
+        y = cp.array([-0.999999, -0.3, 0.0, 0.7, 1.0, 1.5])
+        assert_allclose(special.erfinv(y)[:4].get(), [-3.458910737275499, -0.2724627147267544,
+                                                       0.0, 0.7328690779592169],
+                        rtol=1e-12)
+        assert_allclose(special.erf(special.erfinv(y)).get(), y.get()[:5].tolist() + [np.nan])
+        assert special.erf(cp.ones(2, dtype=np.float32)).dtype == np.float32
+        with pytest.raises(TypeError, match='Unsupported type'):
+            special.erf(np.ones(2))
+        with cp.cuda.Device(1), pytest.raises(ValueError, match='current device'):
+            special.erf(x)
+    assert sys.modules.get('cupyx') is before
+
+
 def test_memory_pool_caches_until_freed_and_limits_memory():
     cp.configure(devices=1, memory=8 * 2 ** 20)
     try:
@@ -134,6 +176,24 @@ def test_gpu_contexts_do_not_outlive_the_standin():
     assert ('gpu', 1) not in mx.Context._interned and mx.num_gpus() == real
 
 
+@pytest.mark.parametrize('fn', [lambda x: x.transpose((1, 0, 2)),
+                                lambda x: nd.transpose(x, axes=(2, 0, 1)),
+                                lambda x: nd.concat(x, x * 2, dim=1),
+                                lambda x: nd.concat(x, x, dim=-1)])
+def test_backward_rules_give_cupy_python_ints(gpus, fn):
+    # CuPy refuses NumPy arrays as axes and split points: the rules pass tuples of ints
+    x = nd.arange(24, ctx=mx.gpu(1)).reshape((2, 3, 4))
+    host = nd.arange(24).reshape((2, 3, 4))
+    grads = []
+    for a in (x, host):
+        a.attach_grad()
+        with autograd.record():
+            y = fn(a)
+        y.backward(nd.arange(y.size, ctx=a.context).reshape(y.shape))
+        grads.append(a.grad.asnumpy())
+    assert_allclose(grads[0], grads[1])
+
+
 def lenet():
     net = nn.HybridSequential()
     net.add(nn.Conv2D(8, kernel_size=3, padding=1, activation='relu'),
@@ -164,11 +224,6 @@ def train_losses(ctxs, steps=3):
     return losses
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "computations outside the device scope: gluon/loss.py _check_class_indices "
-    "(label._data.min()), autograd._run_backward (backward rules) and the optimizers "
-    "(create_state/update) run on the current device, not the array's; see the "
-    "Chapter 9 report"))
 @pytest.mark.parametrize('which', ['gpu1', 'gpu0+gpu1', 'cpu0+gpu1'])
 def test_training_on_standin_gpus_matches_cpu(gpus, which):
     ctxs = {'gpu1': [mx.gpu(1)], 'gpu0+gpu1': gpus,

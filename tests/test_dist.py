@@ -148,13 +148,15 @@ def test_pushpull_and_barrier_across_ranks(tmp_path):
 @needs_mpi
 def test_a_rank_that_leaves_early_makes_the_other_fail_clearly(tmp_path):
     status, output = run(tmp_path, '''
-        kv = mx.kv.create('dist_sync')
+        kv = mx.kv.create('dist_sync')        # waits 2 s at most (MINIMX_DIST_TIMEOUT)
+        short, kv.timeout = kv.timeout, 60    # but start-up may be slow on a busy machine
         kv.init(0, nd.zeros(3))
+        kv.timeout = short
         for step in range(3):
             if kv.rank == 1 and step == 1:
                 break
             kv.pushpull(0, nd.ones(3))
-    ''', timeout=60, MINIMX_DIST_TIMEOUT='2')
+    ''', timeout=120, MINIMX_DIST_TIMEOUT='2')
     assert status != 0
     assert 'worker 0 of 2 waited 2 s for the sum of 0' in output, output
     assert 'MINIMX_DIST_TIMEOUT' in output
@@ -164,12 +166,13 @@ def test_a_rank_that_leaves_early_makes_the_other_fail_clearly(tmp_path):
 def test_a_rank_that_crashes_ends_the_job(tmp_path):
     status, output = run(tmp_path, '''
         kv = mx.kv.create('dist_sync')
-        kv.init(0, nd.zeros(3))
+        kv.init(0, nd.zeros(3))               # start-up: MINIMX_DIST_TIMEOUT=60
+        kv.timeout = 2                        # then rank 0 waits 2 s for rank 1
         for step in range(3):
             if kv.rank == 1 and step == 1:
                 raise RuntimeError('rank 1 crashed on purpose')
             kv.pushpull(0, nd.ones(3))
-    ''', timeout=60, MINIMX_DIST_TIMEOUT='20')
+    ''', timeout=120, MINIMX_DIST_TIMEOUT='60')
     assert status != 0
     assert 'rank 1 crashed on purpose' in output, output
 

@@ -102,9 +102,8 @@ def test_cpu_pinned_is_a_host_context_that_mixes_with_cpu():
     assert staged.as_in_context(mx.cpu()).context is mx.cpu(0)
 
 
-@pytest.mark.xfail(strict=True, reason="Context accepts only 'cpu' and 'gpu' today; "
-                   "MXNet 1.9.1 also has 'cpu_pinned' and 'cpu_shared' device types")
 def test_cpu_shared_context():
+    # MXNet 1.9.1 has the device types 'cpu_pinned' and 'cpu_shared' too
     ctx = Context('cpu_shared', 0)
     assert repr(ctx) == 'cpu_shared(0)' and not ctx.is_gpu
     assert (nd.ones(2, ctx=ctx) + nd.ones(2)).asnumpy().tolist() == [2.0, 2.0]

@@ -2,9 +2,11 @@
 minimx.gpu_tools) on the CuPy stand-in and with a fake NVML; and
 `python -m minimx.gpu_tools` on this machine."""
 
+import gc
 import os
 import subprocess
 import sys
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -37,9 +39,21 @@ class FakeNVML:
 IMPOSSIBLE_PID = 2 ** 22 + 12345          # above Linux's largest pid_max
 
 
+def wait_for_command(pid: int, text: bytes, seconds: float = 20.0) -> None:
+    """Until a new process has exec'd: before, its /proc cmdline is its parent's."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with open(f'/proc/{pid}/cmdline', 'rb') as f:
+            if text in f.read():
+                return
+        time.sleep(0.01)
+    pytest.fail(f'process {pid} did not start {text!r} within {seconds} s')
+
+
 def test_processes_are_described_from_proc():
     child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])
     try:
+        wait_for_command(child.pid, b'time.sleep(30)')
         nvml = FakeNVML([(0, os.getpid(), 3 * 2 ** 30), (1, child.pid, None),
                          (1, IMPOSSIBLE_PID, 5 * MiB)])
         procs = gpu_tools.gpu_processes(nvml)
@@ -96,6 +110,7 @@ def test_gpu_memory_info_without_a_gpu_is_a_clear_error():
 
 
 def test_memory_info_pool_and_empty_cache_on_the_standin():
+    gc.collect()          # arrays of earlier tests, kept by reference cycles, are freed
     with cp.installed(devices=2, memory=64 * MiB):
         mx.gpu(1).empty_cache()
         free, total = mx.context.gpu_memory_info(1)

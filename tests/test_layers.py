@@ -387,3 +387,31 @@ def test_inference_relu_in_place_matches_recorded_relu():
         layer(x)
         handle.detach()
         assert len(seen) == 1 and (seen[0].asnumpy() < 0).any()   # pre-activation values
+
+
+@pytest.mark.parametrize('make, in_shape', [
+    (lambda: nn.Dense(2), (2, 3)), (lambda: nn.Conv2D(2, 3), (1, 3, 5, 5)),
+    (lambda: nn.BatchNorm(), (2, 3)), (lambda: nn.Conv1D(2, 3), (1, 3, 5)),
+    (lambda: nn.Conv2DTranspose(2, 3), (1, 3, 5, 5)), (lambda: nn.LayerNorm(), (2, 3)),
+    (lambda: nn.InstanceNorm(), (2, 3, 4))])
+def test_a_list_where_a_layer_infers_its_shapes_is_mxnets_value_error(make, in_shape):
+    # MXNet 1.9.1: ValueError "Deferred initialization failed because shape cannot be
+    # inferred", not an AttributeError from reading the list's shape
+    layer = make()
+    layer.initialize()
+    parts = [nd.ones(in_shape), nd.ones(in_shape)]
+    with pytest.raises(ValueError, match=r'deferred initialization failed.*takes one '
+                                         r'NDArray, got a list of 2 items.*per part'):
+        layer(parts)
+
+
+@pytest.mark.parametrize('make', [lambda: nn.Dense(2, in_units=3),
+                                  lambda: nn.Conv1D(2, 3, in_channels=3),
+                                  lambda: nn.Conv2D(2, 3, in_channels=3),
+                                  lambda: nn.Dropout(0.5), lambda: nn.Activation('relu')])
+def test_a_list_given_to_an_initialized_layer_is_mxnets_assertion_error(make):
+    # MXNet 1.9.1: AssertionError "Argument data must have NDArray type" from the operator
+    layer = make()
+    layer.initialize()
+    with pytest.raises(AssertionError, match='NDArray type'):
+        layer([nd.ones((1, 3, 5)), nd.ones((1, 3, 5))])

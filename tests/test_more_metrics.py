@@ -6,6 +6,7 @@ Values marked "MXNet 1.9.1" were computed with mxnet==1.9.1's metrics on the sam
 batches (update b1, update b2; then reset_local and update b3).
 """
 
+import json
 import math
 
 import numpy as np
@@ -222,11 +223,42 @@ def test_get_config_round_trips():
 def test_composite_get_config_round_trips():
     config = M.create(['acc', 'f1']).get_config()
     assert [c['metric'] for c in config['metrics']] == ['Accuracy', 'F1']
-    try:
-        again = M.create(**config)
-    except ValueError:
-        pytest.xfail('metric.create does not accept config dicts yet (07_training)')
+    again = M.create(**config)
     assert again.get_config() == config
+    assert M.create(config).get_config() == config                   # the dict itself
+    assert M.create(json.dumps(config)).get_config() == config       # its JSON
+    assert M.create('["mae", {"name": "err"}]').name == 'err'        # [name, kwargs]
+
+
+def test_register_without_parentheses_as_mxnet():
+    @M.register
+    class Halves(M.EvalMetric):
+        def __init__(self, name='halves', **kwargs):
+            super().__init__(name, **kwargs)
+
+    assert type(M.create('halves')) is Halves and 'halves' in M._METRICS
+    M.register(Halves, 'twice_half')                                   # MXNet's form
+    assert type(M.create('TWICE_HALF')) is Halves
+    with pytest.raises(AssertionError, match='subclass of EvalMetric'):
+        M.register(dict)
+    for name in ('halves', 'twice_half'):
+        del M._METRICS[name]
+
+
+@pytest.mark.parametrize('name, value', [('mae', 2.0), ('mse', 5.666666666666667),
+                                         ('rmse', 2.3804761428476167)])
+def test_regression_metrics_broadcast_labels_as_mxnet(name, value):
+    # MXNet 1.9.1: labels (2, 1) or (2,) against predictions (2, 3), and the reverse
+    pred = nd.array([[1, 2, 3], [4, 5, 6]])
+    for label in (nd.array([[1], [2]]), nd.array([1, 2])):
+        metric = M.create(name)
+        metric.update([label], [pred])
+        assert metric.get()[1] == pytest.approx(value, rel=1e-6)
+    metric = M.create(name)
+    metric.update([pred], [nd.array([[1], [2]])])
+    assert metric.get()[1] == pytest.approx(value, rel=1e-6)
+    with pytest.raises(ValueError, match='broadcast'):                # MXNet: ValueError
+        M.create(name).update([nd.array([1, 2, 3])], [nd.array([1, 2])])
 
 
 def test_update_dict_picks_names():

@@ -259,12 +259,23 @@ def test_multi_precision_leaves_float32_weights_alone():
 
 
 def test_multi_precision_constructor_argument():
-    try:
-        opt = OPT.SGD(learning_rate=0.1, multi_precision=True)
-    except MXNetError:
-        pytest.xfail('Optimizer.__init__ does not accept multi_precision yet '
-                     '(07_training)')
+    opt = OPT.SGD(learning_rate=0.1, multi_precision=True)
     assert opt.multi_precision is True
+
+
+def test_multi_precision_update_is_allowed_but_a_later_backward_is_refused():
+    # as every update: the write is noted, and a graph that saved the weight refuses
+    opt = OPT.SGD(learning_rate=0.1, multi_precision=True)
+    w = nd.array([1.0, 2.0], dtype='float16')
+    x = nd.array([3.0, 4.0], dtype='float16')
+    x.attach_grad()
+    with autograd.record():
+        y = (w * x).sum()
+    state = opt.create_state_multi_precision(0, w)
+    opt.update_multi_precision(0, w, nd.array([1.0, 1.0], dtype='float16'), state)
+    assert_allclose(w.asnumpy(), [0.8999, 1.9], rtol=1e-3)
+    with pytest.raises(MXNetError, match='changed in place'):
+        y.backward()
 
 
 # ------------------------------------------------------------------- PolyScheduler

@@ -157,8 +157,7 @@ def test_update_on_kvstore_both_ways():
 
 def test_update_on_kvstore_puts_the_optimizer_in_the_store():
     probe = gluon.Trainer(lenet().collect_params(), 'sgd', update_on_kvstore=True)
-    if not hasattr(probe, '_update_on_kvstore'):
-        pytest.skip("Trainer.__init__ does not keep update_on_kvstore yet (Chapter 7)")
+    assert probe._update_on_kvstore is True
     kv = mx.kv.create('device')
     train(TWO, kvstore=kv, update_on_kvstore=True)
     assert kv._updater is not None

@@ -374,6 +374,29 @@ def test_constant_initializers_and_create():
     assert mx.initializer is mx.init
 
 
+def test_create_reads_mxnets_json_and_keyword_arguments():
+    # MXNet 1.9.1: mx.init.create(name, *args, **kwargs), the JSON of dumps(), a
+    # '{"initializer": ...}' object; an instance takes no further arguments
+    xavier = mx.init.create('Xavier', magnitude=2)
+    assert xavier.magnitude == 2 and mx.init.create(xavier.dumps()) == xavier
+    assert mx.init.create('["normal", {"sigma": 0.5}]').sigma == 0.5
+    assert mx.init.create('uniform', 0.3).scale == 0.3
+    assert mx.init.create(initializer='one') == mx.init.One()
+    assert mx.init.create('{"initializer": "uniform", "scale": 0.2}').scale == 0.2
+    assert_array_equal(_drawn(mx.init.create(mx.init.Constant(3).dumps()), (2,)), 3)
+    for name in ('zero', 'one', 'uniform', 'normal', 'xavier', 'msraprelu', 'bilinear',
+                 'lstmbias'):
+        init = mx.init.create(name)
+        assert mx.init.create(init.dumps()) == init
+    with pytest.raises(AssertionError, match='additional arguments'):
+        mx.init.create(mx.init.One(), 1)
+    with pytest.raises(AssertionError, match='additional arguments'):
+        mx.init.create('["one", {}]', scale=1)
+    p = gluon.Parameter('w', shape=(2,), init='["constant", {"value": 4}]')
+    p.initialize()
+    assert_array_equal(p.data().asnumpy(), [4, 4])
+
+
 def test_name_dispatch():
     init = mx.init.Normal(1.0)
     assert_array_equal(_drawn(init, (3,), 'fc_bias'), 0)

@@ -362,3 +362,36 @@ def test_verify_generator():
     with pytest.raises(AssertionError, match='chi-square'):
         tu.verify_generator(lambda n: np.zeros(n, int), [0, 1, 2], [1 / 3] * 3,
                             nsamples=300, nrepeat=2)
+
+
+def test_assert_almost_equal_has_mxnets_signature_and_dtype_tolerances():
+    # MXNet 1.9.1: None tolerances come from the dtypes, shapes broadcast
+    ones = np.ones((2, 3), 'f')
+    tu.assert_almost_equal(ones, np.ones(3, 'f'))                   # broadcast: passes
+    with pytest.raises(AssertionError, match=r'\(2, 3\).*\(3,\)'):
+        tu.assert_almost_equal(ones, np.ones(3, 'f'), use_broadcast=False)
+    tu.assert_almost_equal(ones, ones * (1 + 5e-4))                 # float32: rtol 1e-4,
+    tu.assert_almost_equal(nd.array(ones), ones + 1e-4)             # atol 1e-3
+    with pytest.raises(AssertionError, match='6 of 6 elements'):
+        tu.assert_almost_equal(ones.astype('f8'), ones.astype('f8') * (1 + 5e-5))
+    with pytest.raises(AssertionError):                             # float64: atol 1e-20
+        tu.assert_almost_equal(np.array([1e-17]), np.array([0.0]))
+    with pytest.raises(AssertionError):
+        tu.assert_almost_equal(np.array([True, False]), np.array([True, True]))
+    with pytest.raises(ValueError):                                 # MXNet's class
+        tu.assert_almost_equal(np.ones((2, 3)), np.ones((3, 2)))
+    tu.assert_almost_equal(np.array([np.inf]), np.array([np.inf]))
+    tu.assert_almost_equal(np.array([np.nan]), np.array([np.nan]), equal_nan=True)
+    with pytest.raises(AssertionError):
+        tu.assert_almost_equal(np.array([np.nan]), np.array([np.nan]))
+    tu.assert_almost_equal(1.0, 1.0 + 1e-6, names=('x', 'y'), mismatches=(5, 5))
+
+
+def test_assert_almost_equal_names_the_worst_elements():
+    a, b = np.zeros(20), np.arange(20.0)
+    with pytest.raises(AssertionError) as info:
+        tu.assert_almost_equal(a, b, rtol=0, atol=0.5, names=('got', 'want'),
+                               mismatches=(3, 10))
+    text = str(info.value)
+    assert '19 of 20 elements' in text and 'at (19,): got=0.0, want=19.0' in text
+    assert text.count('  at ') == 3

@@ -699,3 +699,75 @@ def test_load_arrays_missing_file_is_named(tmp_path):
     missing = str(tmp_path / 'nope.npz')
     with pytest.raises(MXNetError, match=re.escape(missing)):
         load_arrays(missing)
+
+
+def _float16_adam_run(multi_precision: bool, steps: int = 10, trainer=None):
+    p = Parameter('w', shape=(2,), dtype='float16', init=mx.init.One())
+    p.initialize()
+    if trainer is None:
+        trainer = gluon.Trainer([p], 'adam', {'learning_rate': 1e-4,
+                                              'multi_precision': multi_precision})
+    x = nd.array([1, -2], dtype='float16')
+    for _ in range(steps):
+        with autograd.record():
+            y = p.data() * x
+        y.backward()
+        trainer.step(1)
+    return p, trainer
+
+
+def test_trainer_keeps_float32_master_copies_under_multi_precision(tmp_path):
+    # MXNet 1.9.1: ten Adam steps of 1e-4 leave a float16 weight at 1 without the
+    # master copy; with it, [0.9990234375, 1.0009765625] and the master copy
+    # [0.99899983, 1.0010002] in the state (master, (mean, var))
+    with pytest.warns(UserWarning, match='multi_precision'):
+        p, _ = _float16_adam_run(False)
+    assert p.data().asnumpy().tolist() == [1.0, 1.0]
+    p, trainer = _float16_adam_run(True)
+    assert p.data().dtype == np.float16
+    assert p.data().asnumpy().tolist() == [0.9990234375, 1.0009765625]
+    master, (mean, var) = trainer._states[0]
+    assert master.dtype == np.float32
+    assert_allclose(master.asnumpy(), [0.99899983, 1.0010002], rtol=1e-6)
+    assert_allclose(mean.asnumpy(), [0.6513217, -1.3026434], rtol=1e-4)
+    assert_allclose(var.asnumpy(), [0.00995499, 0.03981997], rtol=1e-4)
+    fname = str(tmp_path / 'mp.states')
+    trainer.save_states(fname)
+    assert sorted(load_arrays(fname)) == ['0.0', '0.1.0', '0.1.1', '__counts__',
+                                          '__num_update__']
+    again = gluon.Trainer(trainer._params, 'adam', {'learning_rate': 1e-4,
+                                                    'multi_precision': True})
+    again.load_states(fname)
+    master2, (mean2, var2) = again._states[0]
+    for got, want in ((master2, master), (mean2, mean), (var2, var)):
+        assert_array_equal(got.asnumpy(), want.asnumpy())
+
+
+def test_update_on_kvstore_is_kept_and_its_states_are_saved(tmp_path):
+    ctxs = [mx.cpu(0), mx.cpu(1)]
+    runs = {}
+    for on_store in (False, True):
+        net = make_dense(ctx=ctxs)
+        trainer = gluon.Trainer(net.collect_params(), 'adam', {'learning_rate': 0.1},
+                                update_on_kvstore=on_store)
+        assert trainer._update_on_kvstore is on_store
+        for seed in (1, 2):
+            x, y = batch(seed=seed)
+            with autograd.record():
+                losses = [gluon.loss.L2Loss()(net(nd.array(x[i::2], ctx=c)),
+                                              nd.array(y[i::2], ctx=c))
+                          for i, c in enumerate(ctxs)]
+            autograd.backward(losses)
+            trainer.step(4)
+        fname = str(tmp_path / f'{on_store}.states')
+        trainer.save_states(fname)
+        runs[on_store] = (weights(net), load_arrays(fname))
+        if on_store:
+            assert trainer._kvstore._updater is not None and not trainer._states
+            trainer.load_states(fname)
+            assert set(trainer._kvstore._states) == {0, 1}
+    for got, want in zip(runs[True][0], runs[False][0]):
+        assert_allclose(got, want, rtol=1e-6)
+    assert sorted(runs[True][1]) == sorted(runs[False][1])
+    for name, value in runs[False][1].items():
+        assert_allclose(runs[True][1][name], value, rtol=1e-6)

@@ -149,14 +149,14 @@ def _check_written(call: _Call, method: str, what: str, arrays: list, given: lis
     """Refuse a buffer the user's code replaced instead of filling, or never wrote."""
     where = f"Custom {call.op_type!r}: {type(call.op).__name__}.{method}"
     fix = f"write into it with self.assign({what}[i], req[i], value)"
+    mxnet = ("(In MXNet the output keeps uninitialised memory, silently.)"
+             if method == 'forward' else "(In MXNet the input's gradient keeps its "
+             "old value, silently: a stale or zero gradient.)")
     for i, (now, mine) in enumerate(zip(arrays, given)):
         if now is not mine:
             raise MXNetError(f"{where} replaced {what}[{i}] in the list instead of "
-                             f"writing into the array: {fix}. (MXNet never sees the "
-                             "new array: the result stays uninitialised, silently.)")
+                             f"writing into the array: {fix}. {mxnet}")
         if (req is None or req[i] != 'null') and mine.size and \
                 np.dtype(mine.dtype).kind == 'f' and \
                 bool(mine.context.xp.isnan(mine._data).all()):
-            raise MXNetError(f"{where} did not write {what}[{i}]: {fix}. (MXNet leaves "
-                             "the buffer as it was: a stale or garbage value, "
-                             "silently.)")
+            raise MXNetError(f"{where} did not write {what}[{i}]: {fix}. {mxnet}")

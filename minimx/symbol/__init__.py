@@ -25,5 +25,3 @@ __all__ = ['Symbol', 'var', 'Variable', 'Group', 'load', 'load_json', 'AttrScope
 
 
 __all__ += _install_functions(vars(sys.modules['minimx.symbol']))
-
-__all__ += ['Custom']

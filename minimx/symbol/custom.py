@@ -6,8 +6,9 @@ runs it with `nd.Custom`, so hybridized blocks can use `F.Custom`."""
 from minimx import name as _name
 from minimx.ndarray.custom import Custom as _nd_custom
 from minimx.ndarray.custom import make_prop
+from minimx.symbol.graph import Node as GraphNode
 from minimx.symbol.registry import _NUM_OUTPUTS, known, register
-from minimx.symbol.symbol import Node, Symbol, _scope_attrs, var
+from minimx.symbol.symbol import Symbol, _scope_attrs, var
 
 __all__ = ['Custom']
 
@@ -59,6 +60,6 @@ def Custom(*data, op_type: str, name=None, attr=None, **kwargs) -> Symbol:
     names = _prop(attrs).list_arguments()
     inputs.update(zip(names, data))
     symbols = [inputs[n] if n in inputs else var(f'{node_name}_{n}') for n in names]
-    node = Node(_SPEC, node_name, attrs, [s._entries[0] for s in symbols],
+    node = GraphNode(_SPEC, node_name, attrs, [s._entries[0] for s in symbols],
                 _scope_attrs(attr))
     return Symbol([(node, i) for i in range(node.num_outputs())])

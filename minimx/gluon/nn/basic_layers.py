@@ -85,8 +85,8 @@ def _layer_args(layer: str, ndim: int = 2, **args) -> dict:
             for name, value in args.items()}
 
 
-def _one_array(layer: HybridBlock, x) -> None:
-    """Before a layer infers its shapes from `x`: `x` must be one NDArray. MXNet fails
+def _one_array(layer: HybridBlock, x) -> NDArray:
+    """`x`, which a layer infers its shapes from: it must be one NDArray. MXNet fails
     here with a ValueError ("deferred initialization failed"); so does minimx, with
     the fix. (An initialized layer passes `x` to its operator, which refuses a list
     with an AssertionError, as MXNet's.)"""
@@ -98,6 +98,7 @@ def _one_array(layer: HybridBlock, x) -> None:
             f"inferred: {type(layer).__name__} takes one NDArray, got {got}. For a "
             "batch split across devices, call the layer once per part: "
             "[net(part) for part in parts].")
+    return x
 
 
 def _features(x, flatten: bool) -> int:
@@ -161,8 +162,7 @@ class Dense(HybridBlock):
                 if activation is not None else None
 
     def infer_shape(self, x, *args) -> None:
-        _one_array(self, x)
-        self.weight.shape = (self._units, _features(x, self._flatten))
+        self.weight.shape = (self._units, _features(_one_array(self, x), self._flatten))
 
     def hybrid_forward(self, F, x, weight, bias=None):
         if type(x) is NDArray and _features(x, self._flatten) != weight.shape[1]:
