@@ -32,7 +32,8 @@ def Custom(*data, op_type: str, out=None, name=None, **kwargs):
     kwargs = {k: str(v) for k, v in kwargs.items()}
     prop = make_prop(op_type, kwargs)
     args, aux = prop.list_arguments(), prop.list_auxiliary_states()
-    if len(data) != len(args) + len(aux) or not all(isinstance(x, NDArray) for x in data):
+    if len(data) != len(args) + len(aux) or \
+            not all(isinstance(x, NDArray) for x in data):
         raise MXNetError(
             f"Custom {op_type!r}: expects {len(args) + len(aux)} NDArray input(s), its "
             f"list_arguments() {args}" + (f" and auxiliary states {aux}" if aux else "")
