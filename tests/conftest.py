@@ -7,7 +7,9 @@ pyproject.toml. This file only adds what needs code:
   the environment variable ``MINIMX_CUPY_STANDIN=<devices>`` puts minimx on its
   NumPy-backed CuPy stand-in (``minimx/_cupy_standin.py``, chapter 9), e.g.
   ``MINIMX_CUPY_STANDIN=2 python -m pytest -m gpu tests``;
-* the ``contexts`` fixture lists the devices a test should cover.
+* the ``contexts`` fixture lists the devices a test should cover;
+* hypothesis runs derandomized (the same examples on every run, no example
+  database), so a test run is reproducible and CI cannot fail by chance.
 
 minimx is imported inside the fixture, never at module level, so that collecting
 the tests (and the nbval run over ``book/``) does not depend on the package.
@@ -19,6 +21,10 @@ import functools
 import os
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("minimx", derandomize=True, database=None)
+settings.load_profile("minimx")
 
 
 @functools.lru_cache(maxsize=None)

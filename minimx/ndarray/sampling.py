@@ -4,7 +4,7 @@
 
 import numbers
 
-from minimx.base import MXNetError
+from minimx.base import MXNetError, as_dtype
 from minimx.context import Context, current_context
 from minimx.ndarray.mathfuncs import _write_out
 from minimx.ndarray.ndarray import NDArray, Operator, _device, invoke
@@ -89,7 +89,7 @@ def _sample(kind: str, params: tuple, shape, dtype, ctx, out) -> NDArray:
         values = [p._data.astype('float64').reshape(p.shape + (1,) * len(extra))
                   if isinstance(p, NDArray) else float(p) for p in params]
         data = _DRAWS[kind](ctx.xp, _generator(ctx), size, *values)
-        result = NDArray(data.astype(dtype or 'float32'), ctx)
+        result = NDArray(data.astype(as_dtype(f'random.{kind}', dtype)), ctx)
     return _write_out(out, result, f'random.{kind}')
 
 
@@ -97,14 +97,14 @@ def uniform(low=0, high=1, shape=None, dtype=None, ctx=None, out=None) -> NDArra
     """Samples from U[low, high) (as `mx.nd.random.uniform`)."""
     if isinstance(low, NDArray) or isinstance(high, NDArray) or out is not None:
         return _sample('uniform', (low, high), shape, dtype, ctx, out)
-    return _chapter2_uniform(low, high, shape, dtype or 'float32', ctx)
+    return _chapter2_uniform(low, high, shape, as_dtype('random.uniform', dtype), ctx)
 
 
 def normal(loc=0, scale=1, shape=None, dtype=None, ctx=None, out=None) -> NDArray:
     """Samples from N(loc, scale^2) (as `mx.nd.random.normal`)."""
     if isinstance(loc, NDArray) or isinstance(scale, NDArray) or out is not None:
         return _sample('normal', (loc, scale), shape, dtype, ctx, out)
-    return _chapter2_normal(loc, scale, shape, dtype or 'float32', ctx)
+    return _chapter2_normal(loc, scale, shape, as_dtype('random.normal', dtype), ctx)
 
 
 def randn(*shape, loc=0, scale=1, dtype=None, ctx=None, out=None) -> NDArray:
