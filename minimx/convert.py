@@ -29,7 +29,8 @@ def load(symbol_file: str, params_file: str) -> tuple:
     sym = _symbol.load(symbol_file)
     loaded = nd.load(params_file)
     if not isinstance(loaded, dict):
-        raise MXNetError(f"{params_file!r} holds a list of arrays, not named parameters")
+        raise MXNetError(f"{params_file!r} holds a list of arrays, not named "
+                         "parameters")
     if loaded and all('.' in k and ':' not in k for k in loaded):
         raise MXNetError(f"{params_file!r} has Gluon's structural keys ('0.weight'): "
                          "Block.save_parameters wrote it, not export. Build the "
@@ -101,6 +102,10 @@ def _print_summary(rows: list, params: dict, show_all: bool) -> None:
     print(f"parameters: {total:,} in {len(params)} arrays")
 
 
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:,.1f} ms" if seconds >= 1e-3 else f"{seconds * 1e3:.3f} ms"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog='python -m minimx.convert', description="Load an MXNet checkpoint "
@@ -150,8 +155,8 @@ def _convert(args) -> None:
         nd.waitall()
         spent = (time.perf_counter() - start) / args.repeat
         batch = next(iter(shapes.values()))[0]
-        print(f"time: {spent * 1e3:.3g} ms per forward pass, "
-              f"{spent * 1e3 / batch:.3g} ms per image ({args.repeat} passes)")
+        print(f"time: {_ms(spent)} per forward pass, {_ms(spent / batch)} per "
+              f"image ({args.repeat} passes)")
     if args.onnx:
         _write_onnx(sym, params, shapes, args, feed, outputs)
 

@@ -206,7 +206,8 @@ def _read_values(r: _Reader, dtype: np.dtype, shape, what: str) -> np.ndarray:
         raise r.fail(r.pos, f"{what} has an impossible shape {shape}")
     size = math.prod(shape)                    # Python's integers: no overflow
     raw = r.take(size * dtype.itemsize, f'the {size} values of {what} {shape}')
-    return np.frombuffer(raw, dtype=dtype.newbyteorder('<')).astype(dtype).reshape(shape)
+    values = np.frombuffer(raw, dtype=dtype.newbyteorder('<'))
+    return values.astype(dtype).reshape(shape)
 
 
 # minimx holds arrays densely; a sparse record larger than this (in bytes) when made

@@ -13,12 +13,14 @@ def _dims(value, n: int, default: int) -> list:
     """A kernel-like attribute as n numbers: None -> default, 3 -> [3] * n."""
     if value is None or value == ():
         return [default] * n
-    return [int(v) for v in value] if isinstance(value, (tuple, list)) else [int(value)] * n
+    if isinstance(value, (tuple, list)):
+        return [int(v) for v in value]
+    return [int(value)] * n
 
 
 def _refuse(node, what: str) -> MXNetError:
-    return MXNetError(f"ONNX export: {node.op} (node {node.name!r}) {what}, which has no "
-                      "ONNX mapping in minimx")
+    return MXNetError(f"ONNX export: {node.op} (node {node.name!r}) {what}, which has "
+                      "no ONNX mapping in minimx")
 
 
 @register('FullyConnected')
@@ -113,7 +115,7 @@ def _leaky_relu(g, node, inputs, attrs):
         return g.add('LeakyRelu', [x], node.name, alpha=slope)
     if kind == 'elu':
         return g.add('Elu', [x], node.name, alpha=slope)
-    if kind == 'selu':                             # ONNX's defaults are SELU's constants
+    if kind == 'selu':                   # ONNX's defaults are SELU's constants
         return g.add('Selu', [x], node.name)
     if kind == 'prelu':                            # gamma (C,) broadcast as (C, 1, 1)
         ndim = len(g.shape_of(x))
@@ -402,7 +404,8 @@ def _cast(g, node, inputs, attrs):
 @register('LRN')
 def _lrn(g, node, inputs, attrs):
     return g.add('LRN', inputs, node.name, size=int(attrs['nsize']),
-                 alpha=float(attrs.get('alpha', 1e-4)), beta=float(attrs.get('beta', 0.75)),
+                 alpha=float(attrs.get('alpha', 1e-4)),
+                 beta=float(attrs.get('beta', 0.75)),
                  bias=float(attrs.get('knorm', 2.0)))
 
 

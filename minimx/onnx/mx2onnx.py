@@ -136,7 +136,8 @@ def export_model(sym, params, in_shapes=None, in_types=np.float32,
         raise MXNetError(f"ONNX export: the graph's inputs (the variables that are not "
                          f"parameters) are {inputs}; give one shape for each in "
                          f"in_shapes, got {in_shapes}")
-    types = in_types if isinstance(in_types, (list, tuple)) else [in_types] * len(inputs)
+    types = in_types if isinstance(in_types, (list, tuple)) else \
+        [in_types] * len(inputs)
     model = _build_model(onnx, sym, values, inputs, [tuple(s) for s in in_shapes],
                          [np.dtype(t) for t in types], dynamic, dynamic_input_shapes)
     onnx.checker.check_model(model)
@@ -154,7 +155,8 @@ def _parameter_values(params) -> dict:
         params = _load_arrays(os.fspath(params))
     if isinstance(params, (list, tuple)):
         if len(params) != 2:
-            raise MXNetError("ONNX export: params as a list is [arg_params, aux_params]")
+            raise MXNetError("ONNX export: params as a list is [arg_params, "
+                             "aux_params]")
         params = {**params[0], **params[1]}
     if not isinstance(params, dict):
         raise MXNetError("ONNX export: params must be a .params file, a dict, or "

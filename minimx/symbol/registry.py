@@ -20,6 +20,8 @@ __all__ = [
     'RANDOM_FUNCTIONS',
     'register',
     'spec_of',
+    'OPTIONAL_INPUTS',
+    'complete_flags',
     'OPERATOR_NAMES',
     'SAME_SHAPE',
     'SameShape',
@@ -59,9 +61,41 @@ class OpSpec:
         rule = _NUM_OUTPUTS.get(self.name)
         return 1 if rule is None else rule(attrs)
 
-    def input_names(self, count: int) -> tuple:
-        return self.inputs if self.inputs is not None else \
-            tuple(f'arg{i}' for i in range(count))
+    def present_inputs(self, attrs: dict) -> tuple:
+        """The inputs a node with these attributes has, as MXNet lists them: `bias`
+        unless no_bias, LeakyReLU's `gamma` only for act_type='prelu', ..."""
+        optional = OPTIONAL_INPUTS.get(self.name)
+        if not optional:
+            return self.inputs
+        return tuple(n for n in self.inputs
+                     if n not in optional or _present(optional[n], attrs))
+
+    def input_names(self, count: int, attrs: 'dict | None' = None) -> tuple:
+        """The names of a node's `count` inputs (`arg0`, ... for concat and kin)."""
+        if self.inputs is None:
+            return tuple(f'arg{i}' for i in range(count))
+        names = self.inputs if attrs is None else self.present_inputs(attrs)
+        return names if len(names) == count else self.inputs[:count]
+
+    def call(self, arrays: list, attrs: dict):
+        """The nd callable on a node's input arrays, the `keyword_inputs` by name."""
+        by_name = self.keyword_inputs(attrs, len(arrays))
+        if by_name:
+            split = len(arrays) - len(by_name)
+            attrs = {**attrs, **dict(zip(by_name, arrays[split:]))}
+            arrays = arrays[:split]
+        return self.fn(*arrays, **attrs)
+
+    def keyword_inputs(self, attrs: dict, count: int) -> tuple:
+        """The inputs a call passes by keyword: those after a left-out optional one
+        (CTCLoss with label_lengths alone passes it as `label_lengths=`)."""
+        if self.inputs is None:
+            return ()
+        names = self.input_names(count, attrs)
+        k = 0
+        while k < len(names) and names[k] == self.inputs[k]:
+            k += 1
+        return names[k:]
 
 
 # The operators with more than one output, and how many they have.
@@ -122,7 +156,45 @@ _INPUT_NAMES = {
     'where': ('condition', 'x', 'y'),
     'zeros_like': ('data',),
     'ones_like': ('data',),
+    'Deconvolution': ('data', 'weight', 'bias'),
+    'LeakyReLU': ('data', 'gamma'),
+    'CTCLoss': ('data', 'label', 'data_lengths', 'label_lengths'),
+    **{name: ('data', 'sequence_length')
+       for name in ('SequenceMask', 'SequenceLast', 'SequenceReverse')},
 }
+
+
+# Inputs a node has only under some attributes, as in MXNet's lists of arguments:
+# input -> (the attribute, its value when the input is there, its default).
+OPTIONAL_INPUTS = {
+    **{name: {'bias': ('no_bias', False, False)}
+       for name in ('FullyConnected', 'Convolution', 'Convolution_v1')},
+    'Deconvolution': {'bias': ('no_bias', False, True)},
+    'LeakyReLU': {'gamma': ('act_type', 'prelu', 'leaky')},
+    'CTCLoss': {'data_lengths': ('use_data_lengths', True, False),
+                'label_lengths': ('use_label_lengths', True, False)},
+    **{name: {'sequence_length': ('use_sequence_length', True, False)}
+       for name in ('SequenceMask', 'SequenceLast', 'SequenceReverse')},
+}
+
+
+def _present(rule: tuple, attrs: dict) -> bool:
+    attr, value, default = rule
+    given = attrs.get(attr)
+    return bool((default if given is None else given) == value)
+
+
+def complete_flags(spec: OpSpec, attrs: dict, count: int) -> dict:
+    """`attrs` with the flags that give a node its `count` inputs (a recorded
+    Deconvolution with a bias gets no_bias=False): for nodes made from the tape."""
+    optional = OPTIONAL_INPUTS.get(spec.name, {})
+    attrs = dict(attrs)
+    for name in spec.inputs or ():
+        if len(spec.present_inputs(attrs)) >= count:
+            break
+        if name in optional and not _present(optional[name], attrs):
+            attrs[optional[name][0]] = optional[name][1]
+    return attrs
 
 
 # Creation and random operators have no array input; MXNet calls them `_zeros`, ...
@@ -165,7 +237,8 @@ def _describe(py_name: str, fn) -> tuple:
                                                            p.KEYWORD_ONLY)
                 and p.name not in _NOT_ATTRS and p.name not in (inputs or ())]
         forward = _signature_names(fn.forward, 1)[n_in:]
-        attrs = tuple(dict.fromkeys(list(fn.params) + call + list(forward)))
+        declared = [a for a in getattr(fn, 'args', None) or () if a not in (inputs or ())]
+        attrs = tuple(dict.fromkeys(list(fn.params) + declared + call + list(forward)))
         return name, inputs, attrs
     if py_name in _NO_INPUTS:
         return py_name, (), _signature_names(fn, 0)
@@ -308,17 +381,42 @@ def _fully_connected_rule(attrs: dict, shapes: list) -> list:
     return shapes
 
 
-def _convolution_rule(attrs: dict, shapes: list) -> list:
+def _convolution_rule(attrs: dict, shapes: list, transposed: bool = False) -> list:
+    """Convolution with 1 to 3 spatial axes: the weight is (num_filter,
+    channels / num_group, *kernel); transposed (Deconvolution) it is (channels,
+    num_filter / num_group, *kernel)."""
     data, filters = shapes[0], attrs.get('num_filter')
     kernel = attrs.get('kernel')
     if data is None:
         return shapes
     if filters and kernel is not None:
-        kernel = (kernel, kernel) if isinstance(kernel, int) else tuple(kernel)
-        channels = data[1] // attrs.get('num_group', 1)
-        shapes[1] = merge_shape(shapes[1], (filters, channels) + kernel, 'weight')
+        kernel = (kernel,) * (len(data) - 2) if isinstance(kernel, int) else \
+            tuple(kernel)
+        groups = attrs.get('num_group') or 1
+        weight = (data[1], filters // groups) if transposed else \
+            (filters, data[1] // groups)
+        shapes[1] = merge_shape(shapes[1], weight + kernel, 'weight')
     if len(shapes) > 2 and filters:
         shapes[2] = merge_shape(shapes[2], (filters,), 'bias')
+    return shapes
+
+
+def _deconvolution_rule(attrs: dict, shapes: list) -> list:
+    return _convolution_rule(attrs, shapes, transposed=True)
+
+
+def _prelu_rule(attrs: dict, shapes: list) -> list:
+    """LeakyReLU's `gamma` (act_type='prelu'): one slope per channel (axis 1)."""
+    if len(shapes) > 1 and shapes[0] is not None and len(shapes[0]) > 1 and \
+            shapes[1] is None:
+        shapes[1] = (shapes[0][1],)
+    return shapes
+
+
+def _sequence_rule(attrs: dict, shapes: list) -> list:
+    """`sequence_length` of SequenceMask/Last/Reverse: one length per batch entry."""
+    if len(shapes) > 1 and shapes[0] is not None and shapes[1] is None:
+        shapes[1] = (shapes[0][1 - (attrs.get('axis') or 0)],)
     return shapes
 
 
@@ -347,8 +445,11 @@ def _same_shape_rule(attrs: dict, shapes: list) -> list:
 
 
 _SHAPE_RULES = {'FullyConnected': _fully_connected_rule,
-                'Convolution': _convolution_rule, 'BatchNorm': _batch_norm_rule,
-                'Embedding': _embedding_rule,
+                'Convolution': _convolution_rule, 'Convolution_v1': _convolution_rule,
+                'Deconvolution': _deconvolution_rule, 'BatchNorm': _batch_norm_rule,
+                'Embedding': _embedding_rule, 'LeakyReLU': _prelu_rule,
+                **{name: _sequence_rule for name in
+                   ('SequenceMask', 'SequenceLast', 'SequenceReverse')},
                 **{name: _same_shape_rule for name in SAME_SHAPE}}
 
 
