@@ -646,7 +646,7 @@ _CUPYX = {'cupyx': cupyx, 'cupyx.scipy': cupyx.scipy,
 
 
 def _swap_modules(modules: dict) -> dict:
-    """Put {name: module, or None for none} into `sys.modules`; return what was there."""
+    """Put {name: module, or None: none} into `sys.modules`; return what was there."""
     before = {name: sys.modules.get(name) for name in modules}
     for name, module in modules.items():
         if module is None:

@@ -204,12 +204,12 @@ def _replace_current_context(ctx: Context) -> None:
 
 
 def cpu_pinned(device_id: int = 0) -> Context:
-    """The context of page-locked host memory (`mx.cpu_pinned`); here `cpu(device_id)`.
+    """The context of page-locked host memory (`mx.cpu_pinned`), `cpu_pinned(i)`.
 
     MXNet allocates such arrays in memory the operating system may not move, so that
     a GPU copies them faster and while it computes. minimx's host arrays are NumPy
-    arrays in ordinary memory: the values and every operation are the same, arrays
-    mix with `cpu()` arrays as in MXNet; only the faster copy to a GPU is missing,
-    and the context prints as `cpu(i)`.
+    arrays in ordinary memory: the values and every operation are the same, and they
+    mix with the `cpu(i)` arrays of the same number as in MXNet; only the faster copy
+    to a GPU is missing.
     """
-    return cpu(device_id)
+    return Context('cpu_pinned', device_id)

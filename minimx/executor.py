@@ -31,7 +31,7 @@ class Program:
 
         self.size = len(nodes)
         self.variables = [(n.name, slot[id(n)]) for n in nodes if n.is_variable]
-        self.steps = [(n.spec.fn, [ref(*e) for e in n.inputs], n.attrs, slot[id(n)])
+        self.steps = [(_callable(n), [ref(*e) for e in n.inputs], n.attrs, slot[id(n)])
                       for n in nodes if not n.is_variable]
         self.heads = [ref(*e) for e in entries]
         self.loss_heads = [n.spec is not None and n.spec.is_loss for n, _ in entries]
@@ -280,3 +280,13 @@ def _size(shape) -> int:
     for d in shape:
         n *= d
     return n
+
+
+def _callable(node):
+    """What computes a node: its nd callable, which takes the inputs in order, or,
+    when an optional input before others is left out (CTCLoss with label_lengths
+    alone), one that passes the later inputs by keyword."""
+    spec = node.spec
+    if not spec.keyword_inputs(node.attrs, len(node.inputs)):
+        return spec.fn
+    return lambda *arrays, **attrs: spec.call(list(arrays), attrs)

@@ -95,10 +95,19 @@ def test_filter_sampler():
 
 
 def test_cpu_pinned_is_a_host_context_that_mixes_with_cpu():
-    assert mx.cpu_pinned() is mx.cpu(0) and mx.cpu_pinned(1) is mx.cpu(1)
+    # as MXNet 1.9.1: its own device type, printed as such, one context per number
+    assert mx.cpu_pinned() is Context('cpu_pinned', 0) is mx.cpu_pinned(0)
+    assert repr(mx.cpu_pinned(1)) == 'cpu_pinned(1)' and mx.cpu_pinned(1) is not mx.cpu(1)
+    assert not mx.cpu_pinned().is_gpu
     staged = nd.array([1, 2, 3], ctx=mx.cpu_pinned())
-    # MXNet 1.9.1 also allows mixing cpu_pinned and cpu arrays in one operator
-    assert (staged + nd.ones(3)).asnumpy().tolist() == [2.0, 3.0, 4.0]
+    assert staged.context is mx.cpu_pinned(0)
+    # MXNet 1.9.1 also allows mixing cpu_pinned and cpu arrays in one operator (the
+    # result is on cpu(0)) and writing one into the other
+    total = staged + nd.ones(3)
+    assert total.asnumpy().tolist() == [2.0, 3.0, 4.0] and total.context is mx.cpu(0)
+    staged[:] = nd.array([4, 5, 6])
+    assert staged.asnumpy().tolist() == [4.0, 5.0, 6.0]
+    assert staged.context is mx.cpu_pinned(0)
     assert staged.as_in_context(mx.cpu()).context is mx.cpu(0)
 
 
@@ -246,3 +255,20 @@ def test_namespaces():
         gluon.utils.__all__)
     assert 'shard' in dir(gluon.data.Dataset)
     assert np.all(mx.nd.ones(1, ctx=mx.cpu_pinned(0)).asnumpy() == 1)
+
+
+# --- SDMLLoss without shapes ------------------------------------------------------
+
+
+def test_sdml_loss_hybridizes_with_mxnets_numbers():
+    x1 = nd.array([[1., 0.], [0., 1.], [1., 1.]])
+    x2 = nd.array([[0.9, 0.1], [0.2, 1.1], [1., 0.7]])
+    for smoothing, want in ((0.3, [0.10584189, 0.01833608, 0.09404972]),
+                            (0.1, [0.30025262, 0.18174684, 0.38946047])):  # MXNet 1.9.1
+        loss = gluon.loss.SDMLLoss(smoothing_parameter=smoothing)
+        np.testing.assert_allclose(loss(x1, x2).asnumpy(), want, atol=5e-6)
+        loss.hybridize()
+        np.testing.assert_allclose(loss(x1, x2).asnumpy(), want, atol=5e-6)
+        assert loss._last_graph.symbol.list_arguments() == ['data0', 'data1']
+    with pytest.raises(MXNetError, match='same shape'):
+        gluon.loss.SDMLLoss()(nd.ones((3, 2)), nd.ones((2, 2)))

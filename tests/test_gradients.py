@@ -271,6 +271,22 @@ def test_norm_gradients_by_hand():
     assert_allclose(x.grad.asnumpy(), [3 / 5 + 1, -4 / 5 - 1])
 
 
+@pytest.mark.parametrize('ord', [1, 2])
+def test_norm_with_out_dtype_has_gradients_of_the_input_dtype(ord):
+    """nd.norm(x, out_dtype='float64') of float32 x: the backward takes the attribute
+    and returns a float32 gradient. (MXNet 1.9.1 computes the norm but its backward
+    fails here: a float64 head gradient meets the float32 kernel.)"""
+    x = np.array([[1.0, -2.0, 0.5], [3.0, 4.0, -1.5]])
+    fn = lambda a: nd.norm(a, ord=ord, axis=1, out_dtype='float64')  # noqa: E731
+    check_numeric_gradient(fn, [x], eps=1e-3, rtol=1e-3, atol=1e-5, dtype=np.float32)
+    a = nd.array(x)
+    a.attach_grad()
+    with autograd.record():
+        y = nd.norm(a, ord=ord, out_dtype='float64')
+    y.backward()
+    assert y.dtype == np.float64 and a.grad.dtype == np.float32
+
+
 # ----------------------------------------------------------------------------- products
 
 @given(m=st.integers(1, 3), k=st.integers(1, 4), n=st.integers(1, 3),

@@ -349,6 +349,17 @@ _LOSSES = {
                    (_PRED, nd.abs(_LABEL) * 3, _WEIGHTS)),
     'CTC': (L.CTCLoss, (nd.array(_RNG.normal(size=(2, 5, 4))),
                         nd.array([[1, 2], [1, -1]]), nd.array([5, 4]))),
+    # label_lengths alone: the graph passes it as label_lengths=, not in the
+    # data_lengths slot
+    'CTC-label-lengths': (L.CTCLoss, (nd.array(_RNG.normal(size=(2, 5, 4))),
+                                      nd.array([[1, 2], [1, 0]]), None,
+                                      nd.array([2, 1]))),
+    # MXNet's SDMLLoss reads x1.shape and does not hybridize; the appendix's does
+    'SDML': (L.SDMLLoss, (_PRED, _LABEL)),
+    'SDML-smoothing': (lambda: L.SDMLLoss(smoothing_parameter=0.1), (_PRED, _LABEL)),
+    'CTC-both-lengths': (L.CTCLoss, (nd.array(_RNG.normal(size=(2, 5, 4))),
+                                     nd.array([[1, 2], [1, 0]]), nd.array([5, 3]),
+                                     nd.array([2, 1]))),
 }
 
 
@@ -358,11 +369,24 @@ def test_losses_hybridize(name):
     _same_hybridized(make, *inputs, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="Chapter 10's graph shape inference has no rule "
-                   "for Deconvolution: a hybridized transposed convolution cannot "
-                   "finish its deferred initialization (the imperative one can)")
-def test_hybridized_transposed_convolution_infers_its_weight():
-    blk = nn.Conv2DTranspose(2, 3)
-    blk.initialize()
-    blk.hybridize()
-    assert blk(_X4).shape == (2, 2, 7, 7) and blk.weight.shape == (3, 2, 3, 3)
+@pytest.mark.parametrize('make, x, weight', [
+    (lambda: nn.Conv2DTranspose(2, 3), _X4, (3, 2, 3, 3)),
+    (lambda: nn.Conv2DTranspose(6, 3, strides=2, groups=3, output_padding=1),
+     _X4, (3, 2, 3, 3)),
+    (lambda: nn.Conv1DTranspose(4, 2, strides=2), _X3, (3, 4, 2)),
+    (lambda: nn.Conv3DTranspose(2, 2, use_bias=False), _X5, (3, 2, 2, 2, 2)),
+    (lambda: nn.Conv1D(4, 3), _X3, (4, 3, 3)),
+    (lambda: nn.Conv3D(3, 2, groups=3), _X5, (3, 1, 2, 2, 2))],
+    ids=['Conv2DT', 'Conv2DT-grouped', 'Conv1DT', 'Conv3DT-nobias', 'Conv1D', 'Conv3D'])
+def test_hybridized_convolutions_infer_their_weight(make, x, weight):
+    """Deferred initialization through the graph (the shape rules of Convolution and
+    Deconvolution, 1-D to 3-D), with the imperative block's numbers."""
+    hybrid, plain = make(), make()
+    for blk in (hybrid, plain):
+        blk.initialize()
+    hybrid.hybridize()
+    out = hybrid(x)
+    assert hybrid.weight.shape == weight
+    plain(x)
+    plain.weight.set_data(hybrid.weight.data())
+    assert_allclose(out.asnumpy(), plain(x).asnumpy(), rtol=1e-5, atol=1e-6)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 import minimx as mx
-from minimx import nd
+from minimx import autograd, nd
 from minimx.base import MXNetError
 
 from helpers import (SETTINGS, array_and_axis, arrays, broadcast_pair, distinct_values,
@@ -852,6 +852,27 @@ def test_host_contexts_with_one_number_mix_and_compute_on_cpu():
     raises(lambda: A([1], ctx=mx.Context('cpu_pinned', 1)) + A([1]), 'broadcast_add',
            'cpu_pinned(1)', 'cpu(0)')
     raises(lambda: A([1], ctx=mx.cpu(1)) + A([1]), 'broadcast_add', 'cpu(1)', 'cpu(0)')
+
+
+def test_host_contexts_with_one_number_assign_into_each_other():
+    """As MXNet: `pinned[:] = cpu_array` and the other way round (Chapter 3's `_assign`,
+    with or without autograd), copyto too; cpu(1) into cpu(0) is still refused."""
+    p, c = nd.zeros((2,), ctx=PINNED), nd.zeros((2,))
+    p[:] = A([1, 2])
+    c[:] = A([3, 4], ctx=SHARED)
+    with autograd.record():
+        p[1] = A([7], ctx=SHARED)
+    assert p.context is PINNED and c.context is mx.cpu(0)
+    assert_array_equal(p.asnumpy(), [1, 7])
+    assert_array_equal(c.asnumpy(), [3, 4])
+    assert_array_equal(A([5, 6]).copyto(p).asnumpy(), [5, 6])
+
+    def write(target, value):
+        target[:] = value
+    raises(lambda: write(c, A([1, 2], ctx=mx.cpu(1))), 'assignment', 'cpu(1)',
+           'cpu(0)', 'as_in_context')
+    raises(lambda: write(nd.zeros((2,), ctx=mx.Context('cpu_pinned', 1)), A([1, 2])),
+           'assignment', 'cpu(0)', 'cpu_pinned(1)')
 
 
 def test_host_contexts_draw_from_their_cpus_generator():

@@ -373,6 +373,15 @@ SAMPLES = {
     'broadcast_to': ([_u(1, 3)], {'shape': (2, 3)}),
     'LayerNorm': ([_u(2, 3), _u(3), _u(3)], {}),
     'softmax_cross_entropy': ([_u(2, 3), np.array([0, 2], np.float32)], {}),
+    'Deconvolution': ([_u(1, 2, 4, 4), _u(2, 3, 3, 3), _u(3)],
+                      {'kernel': (3, 3), 'num_filter': 3, 'stride': (2, 2),
+                       'no_bias': False}),
+    'CTCLoss': ([_u(4, 2, 3), np.array([[1, 2], [2, 0]], np.float32),
+                 np.array([4, 3], np.float32), np.array([2, 1], np.float32)],
+                {'use_data_lengths': True, 'use_label_lengths': True}),
+    **{name: ([_u(3, 2, 2), np.array([1, 3], np.float32)],
+              {'use_sequence_length': True})
+       for name in ('SequenceMask', 'SequenceLast', 'SequenceReverse')},
 }
 # Operators that only Python's operators make: how to make them on symbols.
 BY_OPERATOR = {'_plus_scalar': lambda x: x + 1.5, '_minus_scalar': lambda x: x - 1.5,
@@ -465,3 +474,122 @@ def test_symbolic_gradient_matches_imperative(name):
             continue
         assert_allclose(exe.grad_dict[n].asnumpy(), x.grad.asnumpy(), rtol=1e-6,
                         atol=1e-6, err_msg=f'{name}: gradient of input {n}')
+
+
+# ------------------------------------------------- inputs by keyword, optional inputs
+
+def test_keyword_inputs_are_inputs():
+    """As MXNet 1.9.1: an array input given by keyword is an input of the node (it was
+    silently dropped), and the inputs a node has depend on its attributes."""
+    x, g = sym.var('x'), sym.var('g')
+    prelu = sym.LeakyReLU(x, act_type='prelu', gamma=g)
+    assert prelu.list_arguments() == ['x', 'g']
+    assert sym.LeakyReLU(x, g, act_type='prelu').list_arguments() == ['x', 'g']
+    assert sym.LeakyReLU(x, act_type='prelu', name='p').list_arguments() == \
+        ['x', 'p_gamma']
+    assert sym.LeakyReLU(x, slope=0.1).list_arguments() == ['x']
+    with pytest.raises(MXNetError, match="act_type='prelu' for gamma"):
+        sym.LeakyReLU(x, gamma=g)
+    xs, gs = _u(2, 3, low=-1), np.array([0.1, 0.2, 0.3], np.float32)
+    got = prelu.eval(x=nd.array(xs), g=nd.array(gs))[0]
+    want = nd.LeakyReLU(nd.array(xs), nd.array(gs), act_type='prelu')
+    assert_allclose(got.asnumpy(), want.asnumpy(), rtol=1e-6)
+    # MXNet's shape rule: one slope per channel
+    assert prelu.infer_shape(x=(2, 3, 4))[0] == [(2, 3, 4), (3,)]
+    # the JSON lists gamma as an input, not as an attribute
+    node = json.loads(prelu.tojson())['nodes'][-1]
+    assert node['attrs'] == {'act_type': 'prelu'} and len(node['inputs']) == 2
+
+
+def test_optional_inputs_follow_the_attributes():
+    d, lab, ll = sym.var('d'), sym.var('l'), sym.var('ll')
+    for made in (sym.CTCLoss(d, lab, label_lengths=ll, use_label_lengths=True),
+                 sym.CTCLoss(d, lab, None, ll, use_label_lengths=True),
+                 sym.ctc_loss(d, lab, ll, use_label_lengths=True)):
+        assert made.list_arguments() == ['d', 'l', 'll']
+    assert sym.CTCLoss(d, lab, use_label_lengths=True, name='c').list_arguments() == \
+        ['d', 'l', 'c_label_lengths']
+    assert sym.CTCLoss(d, lab).list_arguments() == ['d', 'l']
+    x = sym.var('x')
+    assert sym.Deconvolution(x, kernel=(3, 3), num_filter=2, name='dc') \
+        .list_arguments() == ['x', 'dc_weight']               # no_bias: True by default
+    assert sym.Deconvolution(x, kernel=(3, 3), num_filter=2, no_bias=False,
+                             name='dc').list_arguments() == ['x', 'dc_weight', 'dc_bias']
+    assert sym.SequenceMask(x, use_sequence_length=True, name='m').list_arguments() \
+        == ['x', 'm_sequence_length']
+    with pytest.raises(MXNetError, match='twice'):
+        sym.LeakyReLU(x, sym.var('g'), gamma=sym.var('g'), act_type='prelu')
+
+
+def test_ctc_loss_with_label_lengths_alone_runs_in_a_graph():
+    """The node passes label_lengths by keyword: positionally it would land in
+    ctc_loss's data_lengths slot."""
+    data = _R.normal(size=(5, 2, 4)).astype(np.float32)
+    label = np.array([[1, 2, 1], [3, 0, 0]], np.float32)
+    lengths = np.array([3, 1], np.float32)
+    d, lab, ll = sym.var('d'), sym.var('l'), sym.var('ll')
+    loss = sym.ctc_loss(d, lab, label_lengths=ll, use_label_lengths=True)
+    got = loss.eval(d=nd.array(data), l=nd.array(label), ll=nd.array(lengths))[0]
+    want = nd.ctc_loss(nd.array(data), nd.array(label), label_lengths=nd.array(lengths),
+                       use_label_lengths=True)
+    assert_allclose(got.asnumpy(), want.asnumpy(), rtol=1e-6)
+    again = sym.load_json(loss.tojson())
+    got = again.eval(d=nd.array(data), l=nd.array(label), ll=nd.array(lengths))[0]
+    assert_allclose(got.asnumpy(), want.asnumpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize('make, data, want', [
+    # MXNet 1.9.1's infer_shape on the same symbols
+    (lambda x: sym.Deconvolution(x, kernel=(3, 3), num_filter=2, no_bias=False),
+     (2, 3, 5, 5), ([(2, 3, 5, 5), (3, 2, 3, 3), (2,)], [(2, 2, 7, 7)])),
+    (lambda x: sym.Deconvolution(x, kernel=(3,), num_filter=4, num_group=2, stride=2,
+                                 adj=1), (2, 6, 5), ([(2, 6, 5), (6, 2, 3)], [(2, 4, 12)])),
+    (lambda x: sym.Deconvolution(x, kernel=(3, 3), num_filter=4, stride=(2, 2),
+                                 target_shape=(10, 10)),
+     (2, 6, 5, 5), ([(2, 6, 5, 5), (6, 4, 3, 3)], [(2, 4, 10, 10)])),
+    (lambda x: sym.Convolution(x, kernel=(3, 3, 3), num_filter=4, num_group=2),
+     (2, 6, 5, 5, 5), ([(2, 6, 5, 5, 5), (4, 3, 3, 3, 3), (4,)], [(2, 4, 3, 3, 3)])),
+    (lambda x: sym.Convolution(x, kernel=(3,), num_filter=4),
+     (2, 6, 5), ([(2, 6, 5), (4, 6, 3), (4,)], [(2, 4, 3)])),
+    (lambda x: sym.SequenceMask(x, use_sequence_length=True, axis=1),
+     (5, 2, 4), ([(5, 2, 4), (5,)], [(5, 2, 4)])),
+    (lambda x: sym.SequenceLast(x, use_sequence_length=True),
+     (5, 2, 4), ([(5, 2, 4), (2,)], [(2, 4)]))],
+    ids=['deconv', 'deconv-1d-grouped', 'deconv-target', 'conv-3d', 'conv-1d',
+         'sequence-mask', 'sequence-last'])
+def test_shape_rules_of_the_appendix_operators(make, data, want):
+    args, outs, _ = make(sym.var('x')).infer_shape(x=data)
+    assert (args, outs) == want
+
+
+def test_symbol_reshape_takes_a_positional_shape():
+    x = sym.var('x')
+    for made in (x.reshape((-1, 1)), x.reshape(-1, 1), x.reshape(shape=(-1, 1)),
+                 sym.reshape(x, (-1, 1)), sym.Reshape(x, shape=(-1, 1))):
+        assert made.infer_shape(x=(2, 3))[1] == [(6, 1)]
+        assert made.list_attr()['shape'] == '(-1, 1)'
+    # the second positional argument is reverse, as in MXNet
+    assert x.reshape((-1, 2), True).list_attr() == {'shape': '(-1, 2)',
+                                                   'reverse': 'True'}
+    assert x.reshape((0, -1), True).infer_shape(x=(2, 3, 4))[1] == [(3, 8)]   # MXNet too
+
+
+def test_get_symbol_keeps_optional_inputs():
+    """A recorded Deconvolution with a bias, or SequenceMask with lengths, becomes a node
+    whose attributes give it those inputs (no_bias=False, use_sequence_length=True)."""
+    x, w, b = nd.array(_u(1, 2, 4, 4)), nd.array(_u(2, 3, 3, 3)), nd.array(_u(3))
+    d, lengths = nd.array(_u(3, 2, 2)), nd.array([1, 3])
+    for a in (x, w, b, d, lengths):
+        a.attach_grad()
+    with autograd.record():
+        made = [nd.Deconvolution(x, w, b, kernel=(3, 3), num_filter=3, no_bias=False),
+                nd.SequenceMask(d, lengths, use_sequence_length=True, value=-1.0)]
+    flags = [('no_bias', 'False'), ('use_sequence_length', 'True')]
+    for out, inputs, (flag, value) in zip(made, [(x, w, b), (d, lengths)], flags):
+        graph = autograd.get_symbol(out)
+        names = graph.list_arguments()
+        assert len(names) == len(inputs)
+        assert json.loads(graph.tojson())['nodes'][-1]['attrs'][flag] == value  # MXNet
+        again = sym.load_json(graph.tojson())
+        got = again.eval(**dict(zip(names, inputs)))[0]
+        assert_allclose(got.asnumpy(), out.asnumpy(), rtol=1e-6)

@@ -490,16 +490,49 @@ def _check_names(filename, params: dict, loaded: dict, allow_missing: bool,
     # (a file saved with deduplicate=True holds just one).
     present = {id(p) for key, p in params.items() if key in loaded}
     missing = [k for k, p in params.items() if id(p) not in present]
-    if missing and not allow_missing:
-        raise MXNetAssertionError(
-            f"load_parameters: {missing} missing in {filename!r}, which holds "
-            f"{sorted(loaded)}. Was it saved from a network of another structure? Set "
-            "allow_missing=True to keep those parameters as they are.")
+    nothing = bool(loaded) and not present      # not one parameter would be loaded
+    if missing and (nothing or not allow_missing):
+        raise _missing_error(filename, missing, params, loaded, nothing)
     extra = [k for k in loaded if k not in params]
     if extra and not ignore_extra:
         raise MXNetAssertionError(
             f"load_parameters: {filename!r} holds {extra}, which this network does not "
             f"have (it has {list(params)}). Set ignore_extra=True to skip them.")
+
+
+def _missing_error(filename, missing: list, params: dict, loaded: dict,
+                   nothing: bool) -> MXNetAssertionError:
+    """The error for the keys `missing` from `filename`; `nothing`: no key matched."""
+    held = _holding_prefixes(missing, params, loaded)
+    if held:
+        p, also = held[0], f" (the shapes fit under {held[1:]} too)" if held[1:] else ''
+        return MXNetAssertionError(
+            f"load_parameters: {missing} missing in {filename!r}, but the file holds "
+            f"them under the prefix {p!r} ({[p + k for k in missing]}){also}: it was "
+            f"saved from a network that contains this block as {p[:-1]!r}. Load it "
+            "into that whole network (net.load_parameters(...), then use its part), "
+            f"or strip the prefix: the keys of nd.load({filename!r}) that start with "
+            f"{p!r} are this block's.")
+    if nothing:
+        return MXNetAssertionError(
+            f"load_parameters: nothing in {filename!r} ({sorted(loaded)}) matches "
+            f"this network's keys ({missing}), so nothing would be loaded. Was it "
+            "saved from a network of another structure?")
+    return MXNetAssertionError(
+        f"load_parameters: {missing} missing in {filename!r}, which holds "
+        f"{sorted(loaded)}. Was it saved from a network of another structure? Set "
+        "allow_missing=True to keep those parameters as they are.")
+
+
+def _holding_prefixes(missing: list, params: dict, loaded: dict) -> list:
+    """The prefixes ('0.', 'features.') under which `loaded` holds every missing key
+    with a shape that fits its parameter."""
+    def fits(key, prefix):
+        shape, saved = params[key].shape, loaded.get(prefix + key)
+        return saved is not None and len(saved.shape) == len(shape) and all(
+            n in (0, m) for n, m in zip(shape, saved.shape))
+    found = {k[:-len(missing[0])] for k in loaded if k.endswith('.' + missing[0])}
+    return sorted(p for p in found if all(fits(k, p) for k in missing))
 
 
 class _Graph:
@@ -559,9 +592,10 @@ class _Graph:
             raise MXNetError(
                 f"cannot infer the shapes of the parameters {unknown} from inputs of shape "
                 f"{[given[n] for n in self.names]}: no operator in "
-                "hybrid_forward determines them (FullyConnected, Convolution, BatchNorm, "
-                "Embedding and the elementwise operators do). Give them complete shapes, "
-                "or define infer_shape(self, x, *args) to set them.")
+                "hybrid_forward determines them (FullyConnected, Convolution, "
+                "Deconvolution, BatchNorm, Embedding, PReLU and the elementwise operators "
+                "do). Give them complete shapes, or define infer_shape(self, x, *args) to "
+                "set them.")
         for p in self.params:
             p._finish_deferred_init()
 

@@ -17,6 +17,7 @@ from minimx.ndarray.creation import array, zeros
 from minimx.ndarray.ndarray import NDArray
 from minimx.ndarray.serialization import load as _load_arrays
 from minimx.ndarray.serialization import save as _save_arrays
+from minimx.ndarray.tape import _state
 
 __all__ = [
     'DeferredInitializationError',
@@ -163,14 +164,12 @@ class Parameter:
         if self._data is not None and ctx in self._data:   # the common case, every forward
             return self._data[ctx]
         self._check_initialized()
+        asked = ctx
         if ctx is None:
             ctx = next(iter(self._data)) if len(self._data) == 1 else current_context()
         arr = self._data.get(Context(ctx))
         if arr is None:
-            raise RuntimeError(f"Parameter '{self.name}' was not initialized on context "
-                               f"{ctx}; it is on {list(self._data)}. Initialize it there "
-                               f"(initialize(ctx=...)), move it with reset_ctx({ctx}), or "
-                               "send the input to one of those contexts.")
+            raise _no_copy_error(self, ctx, asked)
         return arr
 
     def grad(self, ctx=None) -> NDArray:
@@ -207,6 +206,12 @@ class Parameter:
 
     def set_data(self, data) -> None:
         """Set the value on every context (as `Parameter.set_data`)."""
+        if _state.recording and self._data is not None:
+            raise MXNetError(
+                f"Parameter '{self.name}'.set_data() inside autograd.record(): the "
+                "write is not recorded, so gradients through this parameter would be "
+                "wrong. Set it outside record(), or inside `with autograd.pause():` "
+                "(after backward(), if this pass already used the parameter).")
         if not isinstance(data, NDArray):
             data = array(data, ctx=cpu(0), dtype=self.dtype)
         if self._data is None and self._deferred_init:
@@ -354,6 +359,21 @@ def _context_list(ctx) -> list:
     return [Context(c) for c in ctx]
 
 
+def _no_copy_error(param: Parameter, ctx, asked) -> RuntimeError:
+    """`param.data(asked)` found no copy on `ctx` (the current context if `asked` is
+    None): name the copies to ask for, or the ways to put one there."""
+    where = list(param._data)
+    if asked is None and len(where) > 1:      # one copy per device: ask for one
+        return RuntimeError(
+            f"Parameter '{param.name}' has one copy on each of {where} and none on the "
+            f"current context {ctx}: say which copy, .data({where[0]}) or "
+            f".grad({where[0]}), or take them all with .list_data() or .list_grad().")
+    return RuntimeError(f"Parameter '{param.name}' was not initialized on context "
+                        f"{ctx}; it is on {where}. Initialize it there "
+                        f"(initialize(ctx=...)), move it with reset_ctx({ctx}), or "
+                        "send the input to one of those contexts.")
+
+
 class ParameterDict:
     """An ordered dict of name -> Parameter with a prefix (as `gluon.ParameterDict`)."""
 
@@ -474,6 +494,8 @@ class ParameterDict:
             raise MXNetError(f"ParameterDict.load: {filename!r} holds a list of arrays, "
                              "not named parameters")
         loaded = {restore_prefix + k: v.asnumpy() for k, v in arrays.items()}
+        if loaded and self._params and not any(n in loaded for n in self._params):
+            raise _nothing_matched(filename, sorted(loaded), list(self.keys()))
         missing = [n for n in self.keys() if n not in loaded]
         extra = [n for n in loaded if n not in self._params]
         if missing and not allow_missing:      # MXNet asserts both
@@ -540,6 +562,31 @@ class ParameterDict:
 def _mismatch(name, key, value, existing) -> str:
     return (f"Cannot retrieve Parameter '{name}': the requested {key}={value!r} does "
             f"not match its stored {key}={existing!r}.")
+
+
+def _nothing_matched(filename: str, keys: list, names: list) -> MXNetAssertionError:
+    """The error of a load in which no key of the file is a name of the dict."""
+    if any('.' in k for k in keys):          # structural keys, as save_parameters's
+        return MXNetAssertionError(
+            f"ParameterDict.load: nothing in '{filename}' matches this ParameterDict: "
+            f"the file holds structural keys ({_few(keys)}), as Block.save_parameters "
+            f"writes them, and a ParameterDict knows only full names ({_few(names)}). "
+            f"Load it with net.load_parameters('{filename}') on the network that "
+            "saved it.")
+    return MXNetAssertionError(
+        f"ParameterDict.load: nothing in '{filename}' ({_few(keys)}) matches this "
+        f"ParameterDict ({_few(names)}), so nothing would be loaded. Full names carry "
+        "the network's prefix, which differs between two networks built in one "
+        "program: save with strip_prefix=net.prefix and load with "
+        "restore_prefix=net.prefix, or use net.save_parameters and "
+        "net.load_parameters, whose keys do not depend on prefixes.")
+
+
+def _few(names: list) -> str:
+    """The first names of a list, for a message: "['a', 'b', ...] (7 in all)"."""
+    if len(names) <= 4:
+        return repr(names)
+    return f"{repr(names[:3])[:-1]}, ...] ({len(names)} in all)"
 
 
 class _ConstantValue(initializer.Initializer):

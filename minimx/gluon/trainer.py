@@ -8,7 +8,7 @@ from minimx import kvstore as kv
 from minimx import optimizer as opt
 from minimx._arguments import MXNetUserWarning
 from minimx.base import MXNetAssertionError, MXNetError, MXNetTypeError, MXNetValueError
-from minimx.gluon.parameter import Parameter
+from minimx.gluon.parameter import DeferredInitializationError, Parameter
 from minimx.ndarray.ndarray import NDArray, _device, _to_context
 from minimx.ndarray.serialization import load_arrays, save_arrays
 
@@ -106,7 +106,7 @@ class Trainer:
         for i, p in enumerate(self._params):
             if p.grad_req == 'null':
                 continue
-            data = p.list_data()
+            data = _initialized_data(p, self._params)     # p.list_data(), explained
             stale = [d.context for d in data if not d._ag.fresh]
             if not stale:
                 ready.append((i, data))
@@ -211,6 +211,11 @@ def _parameter_list(params) -> list:
         if id(p) not in seen:
             seen.add(id(p))
             unique.append(p)
+    if not unique:
+        raise MXNetValueError(
+            "Trainer: no parameters to train (the list or ParameterDict is empty). "
+            "block.params holds only a block's own parameters, and a container "
+            "such as Sequential owns none: pass net.collect_params().")
     return unique
 
 
@@ -238,6 +243,25 @@ def _stale_error(p: Parameter, contexts: list) -> StaleGradientError:
         "or a layer) probably did not contribute to this iteration's loss. If that is "
         "intended, call step(batch_size, ignore_stale_grad=True) to skip such "
         "parameters; otherwise make sure loss.backward() reaches them.")
+
+
+def _initialized_data(p: Parameter, params: list) -> list:
+    """`p.list_data()`; for a parameter still deferred after a forward pass that
+    initialized others, an error that says the pass never reached its layer."""
+    try:
+        return p.list_data()
+    except DeferredInitializationError:
+        ready = [q.name for q in params if q._data is not None]
+        if not ready:
+            raise
+        raise DeferredInitializationError(
+            f"Trainer.step: Parameter {p.name!r} was never initialized, although a "
+            f"forward pass did run ({len(ready)} other parameter(s) of this Trainer "
+            f"are, e.g. {ready[0]!r}): the forward pass never reached its layer (a "
+            "branch that did not run, or a layer that forward does not use). Remove "
+            "the layer, leave its parameters out of the Trainer (select them with "
+            "net.collect_params('...')), or run a batch through that branch "
+            "first.") from None
 
 
 def _state_arrays(state, name: str):

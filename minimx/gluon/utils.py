@@ -47,11 +47,7 @@ def clip_global_norm(arrays: list, max_norm: float, check_isfinite: bool = True)
 def split_data(data: NDArray, num_slice: int, batch_axis: int = 0,
                even_split: bool = True) -> list:
     """Split `data` into `num_slice` parts along `batch_axis` (as MXNet's)."""
-    size = _split_axis_size(data, num_slice, batch_axis)
-    if size < num_slice:
-        raise MXNetValueError(f"split_data: cannot split an axis of size {size} "
-                              f"(shape {data.shape}, axis {batch_axis}) into "
-                              f"{num_slice} parts")
+    size = _split_axis_size(data, num_slice, batch_axis)   # at least num_slice
     if even_split and size % num_slice:
         raise MXNetValueError(
             f"split_data: data of shape {data.shape} cannot be split evenly into "
@@ -101,7 +97,16 @@ def _split_axis_size(data: NDArray, num_slice: int, batch_axis: int) -> int:
     if not -data.ndim <= batch_axis < data.ndim:
         raise MXNetValueError(f"split_data: batch_axis={batch_axis} is out of range "
                               f"for data of shape {data.shape}")
-    return data.shape[batch_axis]
+    size = data.shape[batch_axis]
+    if size < num_slice:
+        raise MXNetValueError(
+            f"split_data: cannot split an axis of size {size} (shape {data.shape}, "
+            f"axis {batch_axis}) into {num_slice} parts: the batch has fewer rows than "
+            "there are devices, usually the last batch of an epoch. Give the "
+            "DataLoader last_batch='discard' (drop it) or last_batch='rollover' "
+            "(carry it into the next epoch), or split this batch over fewer contexts "
+            f"(ctx_list[:{size}]).")
+    return size
 
 
 class _DownloadError(MXNetError, OSError):

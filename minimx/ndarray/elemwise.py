@@ -278,13 +278,15 @@ class Norm(Operator):
             norm = xp.sqrt((x * x).sum(axis=axes, keepdims=keepdims))
         return norm.astype(dtype, copy=False)
 
-    def backward(self, xp, g, inputs, out, ord=2, axis=None, keepdims=False):
-        (x,) = inputs
+    def backward(self, xp, g, inputs, out, ord=2, axis=None, out_dtype=None,
+                 keepdims=False):
+        (x,) = inputs            # the gradient has x's dtype, whatever the norm's out_dtype
         axes = normalize_axis(axis, x.ndim, self.name)
         if ord == 1:
-            return (_expand(g, x, axes) * xp.sign(x),)
+            return ((_expand(g, x, axes) * xp.sign(x)).astype(x.dtype, copy=False),)
         norm = _expand(out, x, axes)
-        return (_expand(g, x, axes) * x / xp.where(norm == 0, 1, norm),)
+        grad = _expand(g, x, axes) * x / xp.where(norm == 0, 1, norm)
+        return (grad.astype(x.dtype, copy=False),)
 
 
 class ArgReduce(Operator):

@@ -4,6 +4,7 @@
 
 import contextlib
 import numbers
+import warnings
 from types import MethodType
 
 import numpy as np
@@ -517,7 +518,7 @@ def _assign(target: NDArray, key, value) -> None:
     if _state.recording:
         _check_write(target, value)
     if isinstance(value, NDArray):
-        if value._ctx is not target._ctx:
+        if not _same_device(value._ctx, target._ctx):    # cpu_pinned(0) and cpu(0) mix
             raise MXNetError(f"assignment: the value is on {value._ctx} but the target "
                              f"is on {target._ctx}; use "
                              f"value.as_in_context({target._ctx})")
@@ -589,6 +590,11 @@ def _key_text(key) -> str:
             return f'<index array of shape {tuple(k.shape)}>'
         return '...' if k is Ellipsis else repr(k)
     return ', '.join(one(k) for k in (key if isinstance(key, tuple) else (key,)))
+
+
+# NumPy's floating-point warnings (divide by zero in log, overflow in exp) from
+# minimx's own modules: MXNet computes the same -inf and inf without a word.
+warnings.filterwarnings('ignore', category=RuntimeWarning, module=r'minimx\.')
 
 
 def _record(op: Operator, inputs: tuple, attrs: dict, arrays: list, result) -> None:

@@ -11,6 +11,7 @@ from minimx.symbol.registry import (
     SPECS,
     OpSpec,
     attr_to_str,
+    complete_flags,
     is_hidden,
     spec_of,
     str_to_attr,
@@ -210,6 +211,7 @@ def from_tape(head) -> list:
             inputs = [convert(p, ('const', key, i))
                       for i, p in enumerate(entry.parents)]
             attrs = {k: v for k, v in entry.attrs.items() if k in spec.attrs}
+            attrs = complete_flags(spec, attrs, len(inputs))   # no_bias=False, ...
             made[key] = Node(spec, names.get(None, spec.hint), attrs, inputs)
         return made[key], entry.index or 0
 

@@ -68,7 +68,7 @@ def _output_shapes(node, in_shapes: list) -> list:
     arrays = [NDArray(np.zeros(s, np.float32), cpu(0)) for s in in_shapes]
     try:
         with autograd.pause(train_mode=False), np.errstate(all='ignore'):
-            out = node.spec.fn(*arrays, **node.attrs)
+            out = node.spec.call(arrays, node.attrs)
     except (MXNetError, ValueError, TypeError, IndexError) as err:
         raise _shape_error(node, in_shapes, err) from None
     return [o.shape for o in (out if isinstance(out, (list, tuple)) else [out])]
@@ -79,7 +79,7 @@ def _shape_error(node, in_shapes: list, err: Exception) -> MXNetError:
         message = same_shape_message(node.op, *in_shapes[:2])
     else:
         message = str(err)
-    names = node.spec.input_names(len(node.inputs))
+    names = node.spec.input_names(len(node.inputs), node.attrs)
     args = ', '.join(f'{n}={s}' for n, s in zip(names, in_shapes))
     return MXNetError(f"infer_shape: error in operator {node.name!r} ({node.op}) with "
                       f"input shapes {args}: {message}")

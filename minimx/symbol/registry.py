@@ -237,7 +237,8 @@ def _describe(py_name: str, fn) -> tuple:
                                                            p.KEYWORD_ONLY)
                 and p.name not in _NOT_ATTRS and p.name not in (inputs or ())]
         forward = _signature_names(fn.forward, 1)[n_in:]
-        declared = [a for a in getattr(fn, 'args', None) or () if a not in (inputs or ())]
+        declared = [a for a in getattr(fn, 'args', None) or ()   # MXNet's order
+                    if a not in (inputs or ())]
         attrs = tuple(dict.fromkeys(list(fn.params) + declared + call + list(forward)))
         return name, inputs, attrs
     if py_name in _NO_INPUTS:

@@ -18,6 +18,7 @@ from minimx.symbol.infer import infer_shapes, infer_types
 from minimx.symbol.registry import (
     IGNORED_ATTRS,
     OPERATOR_NAMES,
+    OPTIONAL_INPUTS,
     SPECS,
     OpSpec,
     attr_to_str,
@@ -284,13 +285,12 @@ def _apply(spec: OpSpec, hint: str, args: tuple, kwargs: dict, name=None,
         symbols = given
     else:                          # inputs by MXNet's names; missing ones: variables
         symbols = []
-        for input_name in spec.inputs:
+        for input_name in spec.present_inputs(attrs):    # no bias if no_bias, ...
             value = given.get(input_name)
-            if value is None and not (input_name == 'bias' and attrs.get('no_bias')):
+            if value is None:
                 value = var(f'{node_name}_{input_name}', attr={
                     k: attr_to_str(v) for k, v in attrs.items() if v is not None})
-            if value is not None:
-                symbols.append(value)
+            symbols.append(value)
     for s in symbols:
         if not isinstance(s, Symbol) or len(s) != 1:
             raise MXNetError(f"sym.{hint}: each input must be a Symbol with one "
@@ -304,31 +304,63 @@ def _arguments(spec: OpSpec, hint: str, args: tuple, kwargs: dict) -> tuple:
     """A call's arguments sorted into inputs (a dict by name, or a list when the
     operator takes any number) and attributes."""
     attrs: dict = {}
+    positional, named = [], {}
     if spec.inputs is None:
         many = len(args) == 1 and isinstance(args[0], (list, tuple))
         given = list(args[0]) if many else list(args)
     else:
-        given, args = {}, list(args)
-        while args and len(given) < len(spec.inputs) and \
+        args = list(args)
+        while args and len(positional) < len(spec.inputs) and \
                 (isinstance(args[0], Symbol) or args[0] is None):
-            given[spec.inputs[len(given)]] = args.pop(0)
+            positional.append(args.pop(0))
         if args:
             attrs.update(_positional_attrs(spec, hint, args))
     for key, value in kwargs.items():
         if spec.inputs is not None and key in spec.inputs:
-            given[key] = value
+            named[key] = value                     # an input by name: gamma=g
         elif key in spec.attrs:
             attrs[key] = value
         elif key not in IGNORED_ATTRS:
             raise MXNetError(f"sym.{hint}: unexpected argument {key}=; its arguments "
                              f"are {', '.join(spec.attrs) or 'none'}")
-    return given, attrs
+    if spec.inputs is None:
+        return given, attrs
+    return _place_inputs(spec, hint, positional, named, attrs), attrs
+
+
+def _place_inputs(spec: OpSpec, hint: str, positional: list, named: dict,
+                  attrs: dict) -> dict:
+    """The inputs by name. Positional ones fill MXNet's list of inputs in order, a
+    None standing for one left out; without a None they fill the inputs that the
+    attributes give the node: `ctc_loss(d, l, lengths, use_label_lengths=True)`."""
+    present = spec.present_inputs(attrs)
+    gaps = any(v is None for v in positional) or len(positional) > len(present)
+    given = {n: v for n, v in zip(spec.inputs if gaps else present, positional)
+             if v is not None}
+    for key, value in named.items():
+        if key in given and value is not None:
+            raise MXNetError(f"sym.{hint}: the input {key} is given twice, by position "
+                             f"and as {key}=")
+        if value is not None:
+            given[key] = value
+    extra = [n for n in given if n not in present]
+    if extra:
+        raise MXNetError(f"sym.{hint}: with these arguments {spec.name} has the inputs "
+                         f"{', '.join(present)}, not {', '.join(extra)}"
+                         f"{_needs(spec, extra)}")
+    return given
+
+
+def _needs(spec: OpSpec, names: list) -> str:
+    rules = OPTIONAL_INPUTS.get(spec.name, {})
+    needs = [f'{rules[n][0]}={rules[n][1]!r} for {n}' for n in names if n in rules]
+    return f" (give {', '.join(needs)})" if needs else ''
 
 
 def _positional_attrs(spec: OpSpec, hint: str, values: list) -> dict:
     if spec.attrs and spec.attrs[0] in ('shape', 'axes') and spec.inputs:
         # reshape(x, 2, 3) and transpose(x, 1, 0), as nd allows
-        if len(values) > 1 or isinstance(values[0], (int, np.integer)):
+        if all(isinstance(v, (int, np.integer)) for v in values):
             values = [tuple(values)]
     if len(values) > len(spec.attrs):
         raise MXNetError(f"sym.{hint}: too many positional arguments; after the "
