@@ -195,8 +195,6 @@ def test_off_records_no_origin_and_gradients_are_unchanged():
     assert anomaly.origin(z) is None
 
 
-@pytest.mark.xfail(strict=True, reason="needs Chapter 10's from_tape to look up the "
-                   "spec of getattr(entry.op, '__wrapped__', entry.op)")
 def test_get_symbol_still_works_in_anomaly_mode():
     x = nd.array([1.0, 2.0])
     x.attach_grad()
@@ -260,8 +258,6 @@ def test_the_environment_variable_turns_it_on_for_a_run():
     assert 'called at: <string>, line 5, in <module>' in run.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="needs the two-line hook in Chapter 3's "
-                   "_record (ndarray.py) and _AutogradState.anomaly (tape.py)")
 def test_the_dispatcher_calls_the_anomaly_hook_itself():
     from minimx.ndarray import ndarray, tape
     assert 'anomaly' in vars(tape._AutogradState)

@@ -256,12 +256,12 @@ def _initialized_data(p: Parameter, params: list) -> list:
             raise
         raise DeferredInitializationError(
             f"Trainer.step: Parameter {p.name!r} was never initialized, although a "
-            f"forward pass did run ({len(ready)} other parameter(s) of this Trainer "
-            f"are, e.g. {ready[0]!r}): the forward pass never reached its layer (a "
-            "branch that did not run, or a layer that forward does not use). Remove "
-            "the layer, leave its parameters out of the Trainer (select them with "
-            "net.collect_params('...')), or run a batch through that branch "
-            "first.") from None
+            "forward pass did run: it initialized other parameters of this Trainer, "
+            f"such as {ready[0]!r}, but the forward pass never reached this one's "
+            "layer (a branch that did not run, or a layer that forward does not "
+            "use). Remove the layer, leave its parameters out of the Trainer (select "
+            "them with net.collect_params('...')), or run a batch through that "
+            "branch first.") from None
 
 
 def _state_arrays(state, name: str):

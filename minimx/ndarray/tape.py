@@ -13,6 +13,7 @@ class _AutogradState(threading.local):
 
     recording = False
     training = False
+    anomaly = None    # anomaly mode's callback per recorded operator (Chapter 12)
 
 
 _state = _AutogradState()

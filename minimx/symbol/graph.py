@@ -204,7 +204,8 @@ def from_tape(head) -> list:
                 raise MXNetError("autograd.get_symbol: the graph was freed by "
                                  "backward(); call get_symbol before backward, or "
                                  "pass retain_graph=True to backward")
-            spec = spec_of(entry.op) or SPECS.get(entry.op.name)
+            op = getattr(entry.op, '__wrapped__', entry.op)  # anomaly mode wraps ops
+            spec = spec_of(op) or SPECS.get(op.name)
             if spec is None:
                 raise MXNetError(f"autograd.get_symbol: the recorded operator "
                                  f"{entry.op.name!r} has no symbolic form in minimx")
