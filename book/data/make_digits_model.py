@@ -21,8 +21,8 @@ import gzip
 import os
 import sys
 
-import numpy as np
 import mxnet as mx
+import numpy as np
 from mxnet import autograd, gluon, nd
 from mxnet.gluon import nn
 
