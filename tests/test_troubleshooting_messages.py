@@ -1,6 +1,8 @@
-"""Chapter 12 (issue 14, section 2): messages that still mislead, tried as a user
-would. Each test states what the message must say; each is expected to fail until
-the change in the chapter that owns the code lands (the reason names it)."""
+"""Chapter 12 (issue 14, section 2): messages that misled, tried as a user would.
+Each test states what the message must say. The code lives in the chapter that owns
+it: ParameterDict.load, Parameter.data and set_data in Chapter 5, Block.load_parameters
+and split_data in Chapter 8, the Trainer in Chapter 7, the dispatcher's warning filter
+in Chapter 2."""
 
 import os
 import subprocess
@@ -29,8 +31,6 @@ def flat(err) -> str:
     return ' '.join(str(err).split())
 
 
-@pytest.mark.xfail(strict=True, reason="ParameterDict.load (Chapters 5/8): recognise "
-                   "structural keys and refuse a load in which nothing matched")
 def test_collect_params_load_of_a_save_parameters_file(tmp_path):
     file = str(tmp_path / 'net.params')
     mlp().save_parameters(file)
@@ -45,8 +45,6 @@ def test_collect_params_load_of_a_save_parameters_file(tmp_path):
         net.collect_params().load(file, allow_missing=True, ignore_extra=True)
 
 
-@pytest.mark.xfail(strict=True, reason="Block.load_parameters (_check_names, Chapter "
-                   "8): name the prefix under which the file holds the missing keys")
 def test_sub_block_loading_a_whole_model_file(tmp_path):
     file = str(tmp_path / 'net.params')
     net = mlp()
@@ -59,8 +57,6 @@ def test_sub_block_loading_a_whole_model_file(tmp_path):
     assert 'allow_missing' not in text              # which would load nothing
 
 
-@pytest.mark.xfail(strict=True, reason="Parameter.data/grad (Chapter 5): on several "
-                   "contexts, suggest grad(ctx) or list_grad(), not reset_ctx")
 def test_grad_without_context_on_two_contexts():
     net = nn.Dense(1, in_units=2)
     net.initialize(ctx=[mx.cpu(1), mx.cpu(2)])
@@ -71,8 +67,6 @@ def test_grad_without_context_on_two_contexts():
     assert 'list_grad()' in text and 'grad(cpu(1))' in text
 
 
-@pytest.mark.xfail(strict=True, reason="Parameter.set_data (Chapter 5): name the "
-                   "parameter and suggest autograd.pause() inside record()")
 def test_set_data_inside_record():
     net = nn.Dense(2, in_units=3)
     net.initialize()
@@ -84,9 +78,6 @@ def test_set_data_inside_record():
     assert 'autograd.pause()' in text
 
 
-@pytest.mark.xfail(strict=True, reason="Trainer.update/_update_on_store (Chapter 7): a "
-                   "deferred parameter at step() after a forward pass that did not "
-                   "reach its layer")
 def test_step_with_a_layer_no_forward_pass_reached():
     class TwoHeads(gluon.Block):
         def __init__(self, **kwargs):
@@ -112,8 +103,6 @@ def test_step_with_a_layer_no_forward_pass_reached():
     assert 'Trainer' in text                        # leave it out of the Trainer
 
 
-@pytest.mark.xfail(strict=True, reason="split_data (Chapter 8): with fewer rows than "
-                   "devices, name last_batch='discard'/'rollover' or fewer contexts")
 def test_split_and_load_with_fewer_rows_than_devices():
     with pytest.raises(MXNetError) as info:
         gluon.utils.split_and_load(nd.ones((2, 3)), [mx.cpu(0), mx.cpu(1), mx.cpu(2)])
@@ -122,8 +111,6 @@ def test_split_and_load_with_fewer_rows_than_devices():
     assert 'fewer contexts' in text
 
 
-@pytest.mark.xfail(strict=True, reason="the dispatcher (Chapter 2): NumPy's "
-                   "floating-point RuntimeWarnings point into minimx's source")
 def test_runtime_warnings_do_not_point_into_minimx():
     # A fresh process, as a user runs a program: pytest imports minimx inside its own
     # catch_warnings, which would drop any filter minimx sets when imported.
@@ -136,11 +123,85 @@ def test_runtime_warnings_do_not_point_into_minimx():
     assert MINIMX_DIR not in run.stderr, run.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="Trainer (Chapter 7): a Trainer over no "
-                   "parameters (net.params of a container) trains nothing, silently")
 def test_trainer_over_no_parameters():
     net = nn.Sequential()
     net.add(nn.Dense(2, in_units=3))
     net.initialize()
     with pytest.raises(MXNetError, match=r'collect_params\(\)'):
         gluon.Trainer(net.params, 'sgd')
+
+
+def test_collect_params_load_after_a_prefix_change(tmp_path):
+    # full names of another network: not structural, and allow_missing would load nothing
+    file = str(tmp_path / 'full.params')
+    mlp().collect_params().save(file)
+    net = mlp()
+    with pytest.raises(MXNetError) as info:
+        net.collect_params().load(file, allow_missing=True, ignore_extra=True)
+    text = flat(info.value)
+    assert 'nothing would be loaded' in text
+    assert 'strip_prefix' in text and 'restore_prefix' in text
+    assert 'allow_missing' not in text
+    # a partial match stays a plain "missing" error, with allow_missing as the way out
+    saved = mlp()
+    saved.collect_params().save(file, strip_prefix=saved.prefix)
+    nd.save(file, {k: v for k, v in nd.load(file).items() if k.startswith('dense0')})
+    part = mlp()
+    with pytest.raises(MXNetError, match='missing.*allow_missing=True'):
+        part.collect_params().load(file, restore_prefix=part.prefix)
+    part.collect_params().load(file, restore_prefix=part.prefix, allow_missing=True)
+
+
+def test_sub_block_load_names_the_prefix_whose_shapes_fit(tmp_path):
+    file = str(tmp_path / 'net.params')
+    net = mlp()
+    net.save_parameters(file)
+    with pytest.raises(MXNetError) as info:
+        net[1].load_parameters(file)               # Dense(2, in_units=4): only '1.' fits
+    text = flat(info.value)
+    assert "under the prefix '1.'" in text and "'0.'" not in text
+    # with both flags, a load that matches nothing is still refused
+    with pytest.raises(MXNetError, match="under the prefix '0.'"):
+        net[0].load_parameters(file, allow_missing=True, ignore_extra=True)
+    other = nn.Dense(3, in_units=2)                 # 'weight' is in the file under
+    other.initialize()                              # '0.' and '1.', of other shapes
+    with pytest.raises(MXNetError) as info:
+        other.load_parameters(file, allow_missing=True, ignore_extra=True)
+    assert 'nothing would be loaded' in flat(info.value)
+    assert 'allow_missing' not in flat(info.value)
+    # a file of the part alone loads into the part
+    net[0].save_parameters(file)
+    mlp()[0].load_parameters(file)
+
+
+def test_data_on_a_context_it_is_not_on_keeps_its_message():
+    net = nn.Dense(1, in_units=2)
+    net.initialize(ctx=[mx.cpu(1), mx.cpu(2)])
+    with pytest.raises(RuntimeError, match=r'not initialized on context cpu\(3\)'):
+        net.weight.data(mx.cpu(3))                  # a context asked for: another fix
+    with mx.cpu(2):
+        assert net.weight.data().context == mx.cpu(2)   # the current context's copy
+
+
+def test_set_data_inside_pause_and_before_initialization():
+    net = nn.Dense(2, in_units=3)
+    net.initialize()
+    with autograd.record():
+        with autograd.pause():
+            net.bias.set_data(nd.ones(2))
+    assert net.bias.data().asnumpy().tolist() == [1.0, 1.0]
+    lazy = nn.Dense(2)
+    lazy.initialize()
+    with autograd.record():                         # deferred: set_data initializes it
+        lazy.weight.set_data(nd.ones((2, 3)))
+    assert lazy.weight.shape == (2, 3)
+
+
+def test_step_before_any_forward_pass_keeps_the_deferred_message():
+    net = nn.Dense(2, use_bias=False)
+    net.initialize()
+    trainer = gluon.Trainer(net.collect_params(), 'sgd')
+    with pytest.raises(DeferredInitializationError) as info:
+        trainer.step(1)
+    assert 'never reached' not in str(info.value)
+    assert 'first forward pass' in flat(info.value)
