@@ -265,7 +265,6 @@ class detect_anomaly:
         self.watcher = _Watcher(check_nan)
 
     def __enter__(self) -> None:
-        _ensure_hook()
         self.saved = _state.__dict__.get('anomaly', _UNSET)
         _state.anomaly = self.watcher
 
@@ -282,7 +281,6 @@ _UNSET = object()
 def set_detect_anomaly(mode: bool, check_nan: bool = True) -> bool:
     """Turn anomaly mode on or off for every thread (that has not chosen for itself
     with `detect_anomaly()`); returns the previous setting."""
-    _ensure_hook()
     previous = type(_state).anomaly is not None
     type(_state).anomaly = _Watcher(check_nan) if mode else None
     return previous
@@ -290,28 +288,7 @@ def set_detect_anomaly(mode: bool, check_nan: bool = True) -> bool:
 
 def is_anomaly_enabled() -> bool:
     """Whether operators recorded in this thread now are watched."""
-    _ensure_hook()
     return _state.anomaly is not None
-
-
-def _ensure_hook() -> None:
-    """Make sure the dispatcher calls `_state.anomaly` for each recorded operator.
-
-    Chapter 3's `_record` does that itself once it has the two-line hook; until then
-    this wraps it, once, with the same two lines."""
-    from minimx.ndarray import ndarray as nd_module
-    if 'anomaly' in nd_module._record.__code__.co_names:
-        return
-    recorded = nd_module._record
-
-    def _record(op, inputs, attrs, arrays, result) -> None:
-        recorded(op, inputs, attrs, arrays, result)
-        if _state.anomaly is not None:
-            _state.anomaly(op, inputs, result)
-
-    _record.__wrapped__ = recorded
-    type(_state).anomaly = None
-    nd_module._record = _record
 
 
 if os.environ.get('MINIMX_DETECT_ANOMALY', '') not in ('', '0'):

@@ -289,12 +289,12 @@ def test_a_block_called_without_an_ndarray_is_a_value_error(bad):
 
 
 def test_a_hybrid_block_finds_its_context_in_a_list_or_after_a_none():
-    class Add(gluon.HybridBlock):
+    class _Add(gluon.HybridBlock):
         def hybrid_forward(self, F, x, y=None):
             if isinstance(x, list):
                 x, y = x
             return x if y is None else x + y
-    add = Add()
+    add = _Add()
     assert_array_equal(add([nd.ones(2), nd.ones(2)]).asnumpy(), [2, 2])
     assert_array_equal(add(nd.ones(2), None).asnumpy(), [1, 1])
 

@@ -27,7 +27,7 @@ def default_flags():
 
 # ---------------------------------------------------------------- autograd.Function
 
-class Sigmoid(autograd.Function):
+class _Sigmoid(autograd.Function):
     def forward(self, x):
         y = 1 / (1 + nd.exp(-x))
         self.save_for_backward(y)
@@ -54,7 +54,7 @@ def test_function_forward_and_gradient_by_formula():
     x = nd.array([-2.0, 0.0, 3.0])
     x.attach_grad()
     with autograd.record():
-        y = Sigmoid()(x)
+        y = _Sigmoid()(x)
         z = (y * nd.array([1.0, 2.0, 3.0])).sum()
     z.backward()
     s = 1 / (1 + np.exp(-np.array([-2.0, 0.0, 3.0])))
@@ -63,7 +63,7 @@ def test_function_forward_and_gradient_by_formula():
 
 
 def test_function_gradient_matches_finite_differences():
-    check_numeric_gradient(lambda v: Sigmoid()(v), [np.array([-1.5, 0.2, 2.0])])
+    check_numeric_gradient(lambda v: _Sigmoid()(v), [np.array([-1.5, 0.2, 2.0])])
     check_numeric_gradient(lambda x, w: MulAdd()(x, w)[0] * 2 + MulAdd()(x, w)[1],
                            [np.array([1.0, -2.0]), np.array([0.5, 3.0])])
 
@@ -81,13 +81,13 @@ def test_function_with_two_outputs_uses_both_gradients():
 
 
 def test_function_outside_record_computes_and_records_nothing():
-    y = Sigmoid()(nd.array([0.0]))
+    y = _Sigmoid()(nd.array([0.0]))
     assert_allclose(y.asnumpy(), [0.5])
     assert y._ag is None
 
 
 def test_function_instance_is_called_once():
-    f = Sigmoid()
+    f = _Sigmoid()
     f(nd.array([0.0]))
     with pytest.raises(MXNetError, match=r"Sigmoid: each Function instance can be "
                                          r"called only once.*Sigmoid\(\)\(x\)"):
@@ -263,7 +263,7 @@ def test_custom_input_without_gradient_gets_req_null():
 
 
 def test_custom_with_two_outputs():
-    class Split(mx.operator.CustomOp):
+    class _Split(mx.operator.CustomOp):
         def forward(self, is_train, req, in_data, out_data, aux):
             self.assign(out_data[0], req[0], in_data[0] * 2)
             self.assign(out_data[1], req[1], in_data[0] * in_data[0])
@@ -278,7 +278,7 @@ def test_custom_with_two_outputs():
             return ['double', 'square']
 
         def create_operator(self, ctx, in_shapes, in_dtypes):
-            return Split()
+            return _Split()
 
     x = nd.array([1.0, 3.0])
     x.attach_grad()

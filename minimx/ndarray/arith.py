@@ -10,17 +10,6 @@ from minimx.base import MXNetTypeError, MXNetValueError
 from minimx.ndarray.ndarray import NDArray, Operator, _assign, fluent, invoke
 
 __all__ = [
-    'ScalarOp',
-    'BinaryOp',
-    'Add',
-    'Sub',
-    'Mul',
-    'Div',
-    'Mod',
-    'Power',
-    'Maximum',
-    'Minimum',
-    'Compare',
     'add',
     'subtract',
     'multiply',
@@ -35,7 +24,6 @@ __all__ = [
     'greater_equal',
     'lesser',
     'lesser_equal',
-    'apply_binary',
 ]
 
 
@@ -47,7 +35,7 @@ def _like(out, a):
     return out.astype(dtype)
 
 
-class ScalarOp(Operator):
+class _ScalarOp(Operator):
     """`op(x, scalar)`, or `op(scalar, x)` when reflected (MXNet: `_plus_scalar`)."""
 
     def __init__(self, op: Operator, reflected: bool = False) -> None:
@@ -71,21 +59,21 @@ class ScalarOp(Operator):
         return (self.op.backward(xp, g, (x, scalar), out)[0],)
 
 
-class BinaryOp(Operator):
+class _BinaryOp(Operator):
     """A broadcasting binary operator; either argument may be a scalar."""
 
     num_inputs = 2
 
     def __init__(self) -> None:
         # Its scalar forms, built once: `x + 1` runs in every training loop.
-        self.scalar_op = ScalarOp(self)
-        self.rscalar_op = ScalarOp(self, reflected=True)
+        self.scalar_op = _ScalarOp(self)
+        self.rscalar_op = _ScalarOp(self, reflected=True)
 
     def __call__(self, lhs, rhs):
-        return apply_binary(self, lhs, rhs)
+        return _apply_binary(self, lhs, rhs)
 
 
-class Add(BinaryOp):
+class _Add(_BinaryOp):
     name = 'broadcast_add'
 
     def forward(self, xp, a, b):
@@ -95,7 +83,7 @@ class Add(BinaryOp):
         return g, g
 
 
-class Sub(BinaryOp):
+class _Sub(_BinaryOp):
     name = 'broadcast_sub'
 
     def forward(self, xp, a, b):
@@ -105,7 +93,7 @@ class Sub(BinaryOp):
         return g, -g
 
 
-class Mul(BinaryOp):
+class _Mul(_BinaryOp):
     name = 'broadcast_mul'
 
     def forward(self, xp, a, b):
@@ -116,7 +104,7 @@ class Mul(BinaryOp):
         return g * b, g * a
 
 
-class Div(BinaryOp):
+class _Div(_BinaryOp):
     name = 'broadcast_div'
 
     def forward(self, xp, a, b):
@@ -127,7 +115,7 @@ class Div(BinaryOp):
         return g / b, -g * a / (b * b)
 
 
-class Mod(BinaryOp):
+class _Mod(_BinaryOp):
     name = 'broadcast_mod'
 
     def forward(self, xp, a, b):
@@ -141,7 +129,7 @@ class Mod(BinaryOp):
             return g, -g * xp.where(b == 0, 0, xp.floor(a / b))
 
 
-class Power(BinaryOp):
+class _Power(_BinaryOp):
     name = 'broadcast_power'
 
     def forward(self, xp, a, b):
@@ -156,7 +144,7 @@ class Power(BinaryOp):
             return g * b * xp.power(a, b - 1), g * out * xp.log(a)
 
 
-class Maximum(BinaryOp):
+class _Maximum(_BinaryOp):
     name = 'broadcast_maximum'
 
     def forward(self, xp, a, b):
@@ -167,7 +155,7 @@ class Maximum(BinaryOp):
         return g * (a >= b), g * (a < b)
 
 
-class Minimum(BinaryOp):
+class _Minimum(_BinaryOp):
     name = 'broadcast_minimum'
 
     def forward(self, xp, a, b):
@@ -178,7 +166,7 @@ class Minimum(BinaryOp):
         return g * (a <= b), g * (a > b)
 
 
-class Compare(BinaryOp):
+class _Compare(_BinaryOp):
     """An elementwise comparison giving 0/1 in the input dtype (`broadcast_greater`)."""
 
     def __init__(self, name: str, fn_name: str) -> None:
@@ -193,19 +181,19 @@ class Compare(BinaryOp):
         return None, None      # a step function: zero gradient almost everywhere
 
 
-add, subtract, multiply, divide = Add(), Sub(), Mul(), Div()
-modulo, power, maximum, minimum = Mod(), Power(), Maximum(), Minimum()
-equal = Compare('broadcast_equal', 'equal')
-not_equal = Compare('broadcast_not_equal', 'not_equal')
-greater = Compare('broadcast_greater', 'greater')
-greater_equal = Compare('broadcast_greater_equal', 'greater_equal')
-lesser = Compare('broadcast_lesser', 'less')
-lesser_equal = Compare('broadcast_lesser_equal', 'less_equal')
+add, subtract, multiply, divide = _Add(), _Sub(), _Mul(), _Div()
+modulo, power, maximum, minimum = _Mod(), _Power(), _Maximum(), _Minimum()
+equal = _Compare('broadcast_equal', 'equal')
+not_equal = _Compare('broadcast_not_equal', 'not_equal')
+greater = _Compare('broadcast_greater', 'greater')
+greater_equal = _Compare('broadcast_greater_equal', 'greater_equal')
+lesser = _Compare('broadcast_lesser', 'less')
+lesser_equal = _Compare('broadcast_lesser_equal', 'less_equal')
 
 _EMPTY: dict = {}
 
 
-def apply_binary(op: BinaryOp, lhs, rhs) -> NDArray:
+def _apply_binary(op: _BinaryOp, lhs, rhs) -> NDArray:
     """`op(lhs, rhs)` where either side (not both) may be a Python or NumPy scalar."""
     if type(rhs) is NDArray:
         if type(lhs) is NDArray:
@@ -226,21 +214,21 @@ def _check_scalar(op: Operator, value):
                          "convert it with nd.array(...) first.")
 
 
-def _method(op: BinaryOp, reflected: bool = False):
+def _method(op: _BinaryOp, reflected: bool = False):
     """The NDArray method for a Python operator: `x + y` is `add(x, y)`."""
     if reflected:
         def method(self, other):
-            return apply_binary(op, other, self)
+            return _apply_binary(op, other, self)
     else:
         def method(self, other):
-            return apply_binary(op, self, other)
+            return _apply_binary(op, self, other)
     base = op.name.replace('broadcast_', '')
     method.__name__ = f"__{'r' if reflected else ''}{base}__"
     return method
 
 
 def _negative(self) -> NDArray:
-    return apply_binary(subtract, 0, self)
+    return _apply_binary(subtract, 0, self)
 
 
 fluent(__add__=_method(add), __radd__=_method(add, True),
@@ -255,7 +243,7 @@ fluent(__add__=_method(add), __radd__=_method(add, True),
 
 
 def _inplace(target: NDArray, op: Operator, other) -> NDArray:
-    result = apply_binary(op, target, other)
+    result = _apply_binary(op, target, other)
     if result.shape != target.shape:
         raise MXNetValueError(f"{op.name} (in place): the result has shape "
                               f"{result.shape}, but the target has shape "
@@ -265,7 +253,7 @@ def _inplace(target: NDArray, op: Operator, other) -> NDArray:
     return target
 
 
-def _inplace_method(op: BinaryOp):
+def _inplace_method(op: _BinaryOp):
     def method(self, other):
         return _inplace(self, op, other)
     method.__name__ = f"__i{op.name.replace('broadcast_', '')}__"

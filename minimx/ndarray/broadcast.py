@@ -6,7 +6,7 @@ import numpy as np
 
 from minimx.base import MXNetError
 from minimx.ndarray import arith as _arith
-from minimx.ndarray.elemwise import normalize_axis
+from minimx.ndarray.elemwise import _normalize_axis
 from minimx.ndarray.mathfuncs import _Op, _write_out
 from minimx.ndarray.ndarray import fluent
 
@@ -61,7 +61,7 @@ class _Spelling:
         return f'<Operator {self.name}>'
 
 
-class _Hypot(_arith.BinaryOp):
+class _Hypot(_arith._BinaryOp):
     name = 'broadcast_hypot'
 
     def forward(self, xp, a, b):
@@ -74,9 +74,9 @@ class _Hypot(_arith.BinaryOp):
 
 
 _hypot = _Hypot()
-_and = _arith.Compare('broadcast_logical_and', 'logical_and')
-_or = _arith.Compare('broadcast_logical_or', 'logical_or')
-_xor = _arith.Compare('broadcast_logical_xor', 'logical_xor')
+_and = _arith._Compare('broadcast_logical_and', 'logical_and')
+_or = _arith._Compare('broadcast_logical_or', 'logical_or')
+_xor = _arith._Compare('broadcast_logical_xor', 'logical_xor')
 
 broadcast_add = broadcast_plus = _Spelling(_arith.add, 'broadcast_add')
 broadcast_sub = broadcast_minus = _Spelling(_arith.subtract, 'broadcast_sub')
@@ -137,8 +137,8 @@ class _BroadcastLike(_Op):
     def forward(self, xp, lhs, rhs, lhs_axes=None, rhs_axes=None):
         if lhs_axes is None and rhs_axes is None:
             return _stretch(xp, lhs, rhs.shape, self.name)
-        lhs_axes = normalize_axis(lhs_axes, lhs.ndim, self.name)
-        rhs_axes = normalize_axis(rhs_axes, rhs.ndim, self.name)
+        lhs_axes = _normalize_axis(lhs_axes, lhs.ndim, self.name)
+        rhs_axes = _normalize_axis(rhs_axes, rhs.ndim, self.name)
         if len(lhs_axes) != len(rhs_axes):
             raise MXNetError(f"{self.name}: lhs_axes {lhs_axes} and rhs_axes "
                              f"{rhs_axes} must have the same length")
@@ -156,7 +156,7 @@ class _BroadcastAxis(_Op):
     params = ('axis', 'size')
 
     def forward(self, xp, x, axis=(), size=()):
-        axes = normalize_axis(axis, x.ndim, self.name)
+        axes = _normalize_axis(axis, x.ndim, self.name)
         sizes = (size,) if isinstance(size, int) else tuple(size)
         if len(sizes) != len(axes):
             raise MXNetError(f"{self.name}: axis {axis} and size {size} must have the "

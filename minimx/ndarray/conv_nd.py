@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from minimx.base import MXNetError
-from minimx.ndarray.elemwise import shape_size
+from minimx.ndarray.elemwise import _shape_size
 from minimx.ndarray.ndarray import invoke
 from minimx.ndarray.shape_more import _S, _into, _Op
 
@@ -54,7 +54,7 @@ def _im2col_nd(xp, x, kernel, stride, dilate, pad):
     d = len(kernel)
     n, c, out = win.shape[0], win.shape[1], win.shape[2:2 + d]
     order = (0, 1) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(2, 2 + d))
-    return (win.transpose(order).reshape(n, c * shape_size(kernel), shape_size(out)),
+    return (win.transpose(order).reshape(n, c * _shape_size(kernel), _shape_size(out)),
             out)
 
 
@@ -97,7 +97,7 @@ class _Col2Im(_Im2Col):
     def geometry(self, xp, cols, output_size, kernel, stride, dilate, pad):
         d = len(_ntuple(kernel, len(output_size), 'kernel'))
         k, s, dl, p = self.setup(d, kernel, stride, dilate, pad)
-        c = cols.shape[1] // shape_size(k)
+        c = cols.shape[1] // _shape_size(k)
         shape = (cols.shape[0], c) + tuple(output_size)
         probe = xp.zeros((1, 1) + tuple(output_size), cols.dtype)
         out_sp = _windows_nd(xp, probe, k, s, dl, p).shape[2:2 + d]
@@ -353,7 +353,7 @@ class _PoolingND(_Op):
                 hit = xp.arange(flat.shape[2]) == flat.argmax(axis=2)[..., None]
                 return ((hit * g.reshape(g.shape[:2] + (1,))).reshape(x.shape)
                         .astype(x.dtype),)
-            scale = 1 if pool_type == 'sum' else shape_size(x.shape[2:])
+            scale = 1 if pool_type == 'sum' else _shape_size(x.shape[2:])
             return (xp.broadcast_to(g / x.dtype.type(scale), x.shape).copy(),)
         k, s, p = self.setup(x, kernel, stride, pad, pool_type)
         fill = -np.inf if pool_type == 'max' else 0

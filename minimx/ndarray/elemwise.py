@@ -8,16 +8,6 @@ from minimx.base import Arg, Args, MXNetTypeError, MXNetValueError, is_int
 from minimx.ndarray.ndarray import Operator, fluent
 
 __all__ = [
-    'Exp',
-    'Log',
-    'Sqrt',
-    'Square',
-    'Abs',
-    'Sign',
-    'Relu',
-    'Sigmoid',
-    'Tanh',
-    'Clip',
     'exp',
     'log',
     'sqrt',
@@ -28,27 +18,20 @@ __all__ = [
     'sigmoid',
     'tanh',
     'clip',
-    'shape_size',
-    'normalize_axis',
-    'Reduce',
     'sum',
     'mean',
     'max',
     'min',
     'prod',
-    'Norm',
-    'ArgReduce',
     'norm',
     'argmax',
     'argmin',
-    'Dot',
-    'BatchDot',
     'dot',
     'batch_dot',
 ]
 
 
-class Exp(Operator):
+class _Exp(Operator):
     name = 'exp'
     args = Args()          # no parameters
 
@@ -59,7 +42,7 @@ class Exp(Operator):
         return (g * out,)
 
 
-class Log(Operator):
+class _Log(Operator):
     name = 'log'
     args = Args()
 
@@ -70,7 +53,7 @@ class Log(Operator):
         return (g / inputs[0],)
 
 
-class Sqrt(Operator):
+class _Sqrt(Operator):
     name = 'sqrt'
     args = Args()
 
@@ -81,7 +64,7 @@ class Sqrt(Operator):
         return (g / (2 * out),)
 
 
-class Square(Operator):
+class _Square(Operator):
     name = 'square'
     args = Args()
 
@@ -92,7 +75,7 @@ class Square(Operator):
         return (2 * inputs[0] * g,)
 
 
-class Abs(Operator):
+class _Abs(Operator):
     name = 'abs'
     args = Args()
 
@@ -103,7 +86,7 @@ class Abs(Operator):
         return (g * xp.sign(inputs[0]),)
 
 
-class Sign(Operator):
+class _Sign(Operator):
     name = 'sign'
     args = Args()
 
@@ -114,7 +97,7 @@ class Sign(Operator):
         return (None,)
 
 
-class Relu(Operator):
+class _Relu(Operator):
     name = 'relu'
     args = Args()
 
@@ -126,7 +109,7 @@ class Relu(Operator):
         return (xp.where(x != x, x, g * (x > 0)),)   # NaN stays NaN, as in MXNet's relu
 
 
-class Sigmoid(Operator):
+class _Sigmoid(Operator):
     name = 'sigmoid'
     args = Args()
 
@@ -139,7 +122,7 @@ class Sigmoid(Operator):
         return (g * out * (1 - out),)
 
 
-class Tanh(Operator):
+class _Tanh(Operator):
     name = 'tanh'
     args = Args()
 
@@ -150,7 +133,7 @@ class Tanh(Operator):
         return (g * (1 - out * out),)
 
 
-class Clip(Operator):
+class _Clip(Operator):
     name = 'clip'
     params = ('a_min', 'a_max')
     args = Args(a_min=Arg('float', required=True), a_max=Arg('float', required=True))
@@ -164,14 +147,14 @@ class Clip(Operator):
         return (g * ((x >= a_min) & (x <= a_max)),)
 
 
-exp, log, sqrt, square, abs, sign = Exp(), Log(), Sqrt(), Square(), Abs(), Sign()
-relu, sigmoid, tanh, clip = Relu(), Sigmoid(), Tanh(), Clip()
+exp, log, sqrt, square, abs, sign = _Exp(), _Log(), _Sqrt(), _Square(), _Abs(), _Sign()
+relu, sigmoid, tanh, clip = _Relu(), _Sigmoid(), _Tanh(), _Clip()
 
 fluent(exp=exp, log=log, sqrt=sqrt, square=square, abs=abs, sign=sign, relu=relu,
        sigmoid=sigmoid, tanh=tanh, clip=clip, __abs__=abs)
 
 
-def shape_size(shape) -> int:
+def _shape_size(shape) -> int:
     """The number of elements of a shape (a Python loop: np.prod costs microseconds)."""
     n = 1
     for d in shape:
@@ -179,7 +162,7 @@ def shape_size(shape) -> int:
     return n
 
 
-def normalize_axis(axis, ndim: int, op_name: str) -> tuple:
+def _normalize_axis(axis, ndim: int, op_name: str) -> tuple:
     """`axis` (None, int or tuple) as a tuple of non-negative ints, or a clear error."""
     if axis is None:
         return tuple(range(ndim))
@@ -201,7 +184,7 @@ def normalize_axis(axis, ndim: int, op_name: str) -> tuple:
     return tuple(out)
 
 
-class Reduce(Operator):
+class _Reduce(Operator):
     """`sum`, `mean`, `max`, `min`, `prod` over `axis`.
 
     As MXNet's `sum(data, axis, keepdims, exclude)`; `axis=()` reduces every axis."""
@@ -215,7 +198,7 @@ class Reduce(Operator):
     def axes(self, ndim: int, axis, exclude: bool) -> tuple:
         if axis is not None and not is_int(axis) and len(axis) == 0:
             axis = None                    # MXNet: an empty tuple means every axis
-        axes = normalize_axis(axis, ndim, self.name)
+        axes = _normalize_axis(axis, ndim, self.name)
         if exclude and axis is not None:   # MXNet ignores exclude without an axis
             axes = tuple(a for a in range(ndim) if a not in axes)
         return axes
@@ -225,7 +208,7 @@ class Reduce(Operator):
         # The array method (x.sum) skips NumPy's Python-level wrapper (np.sum); a mean
         # is a sum and a division, cheaper than x.mean's bookkeeping on small arrays.
         if self.name == 'mean':
-            count = shape_size(x.shape[a] for a in axes)
+            count = _shape_size(x.shape[a] for a in axes)
             out = x.sum(axis=axes, keepdims=keepdims) / x.dtype.type(count or 1) \
                 if x.dtype.kind == 'f' else x.mean(axis=axes, keepdims=keepdims)
         else:
@@ -244,17 +227,17 @@ class Reduce(Operator):
             gx = xp.empty(x.shape, g.dtype)
             gx[...] = g                       # broadcast into a fresh array
             if self.name == 'mean':
-                gx /= shape_size(x.shape[a] for a in axes)
+                gx /= _shape_size(x.shape[a] for a in axes)
             return (gx,)
         if self.name == 'prod':
             return (g * _expand(out, x, axes) / x,)
         return (g * (x == _expand(out, x, axes)),)   # max and min
 
 
-sum, mean, max, min, prod = (Reduce(n) for n in ('sum', 'mean', 'max', 'min', 'prod'))
+sum, mean, max, min, prod = (_Reduce(n) for n in ('sum', 'mean', 'max', 'min', 'prod'))
 
 
-class Norm(Operator):
+class _Norm(Operator):
     """The L2 (or L1) norm, in the input's dtype as in MXNet, or in `out_dtype` (for
     an integer result, the exact norm truncated: MXNet's own integer kernel can be off
     by one)."""
@@ -267,7 +250,7 @@ class Norm(Operator):
                 keepdims=Arg('bool'))
 
     def forward(self, xp, x, ord=2, axis=None, out_dtype=None, keepdims=False):
-        axes = normalize_axis(axis, x.ndim, self.name)
+        axes = _normalize_axis(axis, x.ndim, self.name)
         dtype = x.dtype if out_dtype is None else np.dtype(out_dtype)
         wider = x.dtype.kind != 'f' or dtype.itemsize > x.dtype.itemsize
         if dtype.kind == 'f' and wider:
@@ -281,7 +264,7 @@ class Norm(Operator):
     def backward(self, xp, g, inputs, out, ord=2, axis=None, out_dtype=None,
                  keepdims=False):
         (x,) = inputs            # the gradient has x's dtype, whatever the norm's out_dtype
-        axes = normalize_axis(axis, x.ndim, self.name)
+        axes = _normalize_axis(axis, x.ndim, self.name)
         if ord == 1:
             return ((_expand(g, x, axes) * xp.sign(x)).astype(x.dtype, copy=False),)
         norm = _expand(out, x, axes)
@@ -289,7 +272,7 @@ class Norm(Operator):
         return (grad.astype(x.dtype, copy=False),)
 
 
-class ArgReduce(Operator):
+class _ArgReduce(Operator):
     """`argmax` / `argmin`: indices in the input's dtype (float32 for float32 data,
     float64 for float64), as in MXNet."""
 
@@ -301,7 +284,7 @@ class ArgReduce(Operator):
 
     def forward(self, xp, x, axis=None, keepdims=False):
         if axis is not None:
-            axis = normalize_axis(axis, x.ndim, self.name)[0]
+            axis = _normalize_axis(axis, x.ndim, self.name)[0]
         out = getattr(xp, self.name)(x, axis=axis, keepdims=keepdims)
         return xp.asarray(out, dtype=x.dtype if x.dtype.kind in 'fiu' else np.float32)
 
@@ -313,7 +296,7 @@ class ArgReduce(Operator):
         return (None,)
 
 
-norm, argmax, argmin = Norm(), ArgReduce('argmax'), ArgReduce('argmin')
+norm, argmax, argmin = _Norm(), _ArgReduce('argmax'), _ArgReduce('argmin')
 
 fluent(sum=sum, mean=mean, max=max, min=min, prod=prod, norm=norm, argmax=argmax,
        argmin=argmin)
@@ -328,7 +311,7 @@ def _numpy_keywords(op: Operator, dtype) -> None:
             f"np.{op.name}(x.asnumpy(), ...)")
 
 
-class Dot(Operator):
+class _Dot(Operator):
     """MXNet's `dot` (last axis of lhs with first axis of rhs). Integer inputs are
     computed exactly; MXNet's CPU kernels take float32 and float64 only."""
 
@@ -361,7 +344,7 @@ class Dot(Operator):
         return (ga.T if transpose_a else ga), (gb.T if transpose_b else gb)
 
 
-class BatchDot(Operator):
+class _BatchDot(Operator):
     name = 'batch_dot'
     num_inputs = 2
     params = ('transpose_a', 'transpose_b')
@@ -396,7 +379,7 @@ def _transpose_hint(transpose_a: bool, transpose_b: bool) -> str:
             "check the argument order or the transpose flags")
 
 
-dot, batch_dot = Dot(), BatchDot()
+dot, batch_dot = _Dot(), _BatchDot()
 fluent(dot=dot)
 
 

@@ -5,21 +5,10 @@
 import numpy as np
 
 from minimx.base import DTYPES, Arg, Args, MXNetIndexError, MXNetValueError
-from minimx.ndarray.elemwise import normalize_axis, shape_size
+from minimx.ndarray.elemwise import _normalize_axis, _shape_size
 from minimx.ndarray.ndarray import Operator, fluent
 
-__all__ = [
-    'Take',
-    'Pick',
-    'Where',
-    'OneHot',
-    'TopK',
-    'take',
-    'pick',
-    'where',
-    'one_hot',
-    'topk',
-]
+__all__ = ['take', 'pick', 'where', 'one_hot', 'topk']
 
 
 def _indices(xp, index, size: int, mode: str, name: str):
@@ -37,7 +26,7 @@ def _indices(xp, index, size: int, mode: str, name: str):
     return xp.mod(index, size)      # -1 counts from the end, as in NumPy
 
 
-class Take(Operator):
+class _Take(Operator):
     name = 'take'
     num_inputs = 2
     params = ('axis', 'mode')
@@ -45,13 +34,13 @@ class Take(Operator):
     same_dtype = False
 
     def forward(self, xp, a, indices, axis=0, mode='clip'):
-        axis = normalize_axis(axis, a.ndim, self.name)[0]
+        axis = _normalize_axis(axis, a.ndim, self.name)[0]
         index = _indices(xp, indices, a.shape[axis], mode, self.name)
         return xp.take(a, index, axis=axis)
 
     def backward(self, xp, g, inputs, out, axis=0, mode='clip'):
         a, indices = inputs
-        axis = normalize_axis(axis, a.ndim, self.name)[0]
+        axis = _normalize_axis(axis, a.ndim, self.name)[0]
         idx = _indices(xp, indices, a.shape[axis], mode, self.name)
         ga = xp.zeros_like(a)
         moved = xp.moveaxis(ga, axis, 0)                       # a view: writes reach ga
@@ -61,7 +50,7 @@ class Take(Operator):
         return ga, None
 
 
-class Pick(Operator):
+class _Pick(Operator):
     name = 'pick'
     num_inputs = 2
     params = ('axis', 'keepdims', 'mode')
@@ -70,7 +59,7 @@ class Pick(Operator):
     same_dtype = False
 
     def forward(self, xp, data, index, axis=-1, keepdims=False, mode='clip'):
-        axis = normalize_axis(axis, data.ndim, self.name)[0]
+        axis = _normalize_axis(axis, data.ndim, self.name)[0]
         expected = data.shape[:axis] + data.shape[axis + 1:]
         if index.shape != expected and \
                 index.shape != expected[:axis] + (1,) + expected[axis:]:
@@ -80,7 +69,7 @@ class Pick(Operator):
         idx = _indices(xp, index, data.shape[axis], mode, self.name)
         # View data as (P, n, Q) around the axis; one fancy index picks
         # (p, idx[p, q], q).
-        p, q = shape_size(data.shape[:axis]), shape_size(data.shape[axis + 1:])
+        p, q = _shape_size(data.shape[:axis]), _shape_size(data.shape[axis + 1:])
         if q == 1:   # the common case, scores (batch, classes): one index per row
             out = data.reshape(p, data.shape[axis])[xp.arange(p), idx.reshape(p)]
         else:
@@ -90,7 +79,7 @@ class Pick(Operator):
 
     def backward(self, xp, g, inputs, out, axis=-1, keepdims=False, mode='clip'):
         data, index = inputs
-        axis = normalize_axis(axis, data.ndim, self.name)[0]
+        axis = _normalize_axis(axis, data.ndim, self.name)[0]
         expected = data.shape[:axis] + data.shape[axis + 1:]
         idx = _indices(xp, index, data.shape[axis], mode, self.name)
         positions = xp.arange(data.shape[axis]).reshape(
@@ -104,7 +93,7 @@ def _keepdims_shape(shape: tuple, axis: int) -> tuple:
     return shape[:axis] + (1,) + shape[axis:]
 
 
-class Where(Operator):
+class _Where(Operator):
     name = 'where'
     num_inputs = 3
     args = Args()
@@ -130,7 +119,7 @@ class Where(Operator):
         return None, g * chosen, g * ~chosen
 
 
-class OneHot(Operator):
+class _OneHot(Operator):
     name = 'one_hot'
     params = ('depth', 'on_value', 'off_value', 'dtype')
     args = Args(depth=Arg('int', low=0, required=True), on_value=Arg('float'),
@@ -146,7 +135,7 @@ class OneHot(Operator):
         return (None,)
 
 
-class TopK(Operator):
+class _TopK(Operator):
     """The k largest (or smallest) entries along an axis; k < 1 sorts the whole axis,
     as in MXNet."""
 
@@ -161,7 +150,7 @@ class TopK(Operator):
                 dtype='float32'):
         if axis is None:                    # MXNet: topk over the flattened array
             data, axis = data.reshape(-1), 0
-        axis = normalize_axis(axis, data.ndim, self.name)[0]
+        axis = _normalize_axis(axis, data.ndim, self.name)[0]
         n = data.shape[axis]
         if k > n:
             raise MXNetValueError(f"topk: k must be at most {n} (the size of axis "
@@ -182,8 +171,8 @@ class TopK(Operator):
         super().check(inputs, attrs)
         if attrs.get('k', 1) < 1 and inputs and hasattr(inputs[0], 'shape'):
             axis, shape = attrs.get('axis', -1), inputs[0].shape
-            attrs['k'] = shape_size(shape) if axis is None else \
-                shape[normalize_axis(axis, len(shape), self.name)[0]]
+            attrs['k'] = _shape_size(shape) if axis is None else \
+                shape[_normalize_axis(axis, len(shape), self.name)[0]]
 
     def backward(self, xp, g, inputs, out, index=None, axis=-1, k=1, ret_typ='indices',
                  is_ascend=False, dtype='float32'):
@@ -194,7 +183,7 @@ class TopK(Operator):
             gx = self.backward(xp, g, (data.reshape(-1),), out, index, 0, k, ret_typ,
                                is_ascend, dtype)[0]
             return (gx.reshape(data.shape),)
-        axis = normalize_axis(axis, data.ndim, self.name)[0]
+        axis = _normalize_axis(axis, data.ndim, self.name)[0]
         order = xp.argsort(data if is_ascend else -data, axis=axis, kind='stable')
         idx = xp.take(order, xp.arange(k), axis=axis)
         gx = xp.zeros_like(data)
@@ -202,5 +191,5 @@ class TopK(Operator):
         return (gx,)
 
 
-take, pick, where, one_hot, topk = Take(), Pick(), Where(), OneHot(), TopK()
+take, pick, where, one_hot, topk = _Take(), _Pick(), _Where(), _OneHot(), _TopK()
 fluent(take=take, pick=pick, one_hot=one_hot, topk=topk)

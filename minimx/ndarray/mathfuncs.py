@@ -289,7 +289,7 @@ sum_axis, max_axis, min_axis = _elemwise.sum, _elemwise.max, _elemwise.min
 
 
 def _reduced_axes(x, axis, exclude: bool, op_name: str) -> tuple:
-    axes = _elemwise.normalize_axis(axis, x.ndim, op_name)
+    axes = _elemwise._normalize_axis(axis, x.ndim, op_name)
     if exclude and axis is not None:
         axes = tuple(a for a in range(x.ndim) if a not in axes)
     return axes
@@ -330,7 +330,7 @@ class _Moments(_Op):
     params = ('axes', 'keepdims')
 
     def forward(self, xp, x, axes=None, keepdims=False):
-        axes = _elemwise.normalize_axis(axes, x.ndim, self.name)
+        axes = _elemwise._normalize_axis(axes, x.ndim, self.name)
         mean = x.mean(axis=axes, keepdims=True)
         var = ((x - mean) ** 2).mean(axis=axes, keepdims=keepdims)
         mean = mean if keepdims else mean.reshape(var.shape)
@@ -338,9 +338,9 @@ class _Moments(_Op):
 
     def backward(self, xp, g, inputs, out, index, axes=None, keepdims=False):
         (x,) = inputs
-        axes = _elemwise.normalize_axis(axes, x.ndim, self.name)
+        axes = _elemwise._normalize_axis(axes, x.ndim, self.name)
         keep = _kept(x.shape, axes)
-        n = _elemwise.shape_size(x.shape[a] for a in axes)
+        n = _elemwise._shape_size(x.shape[a] for a in axes)
         g = g.reshape(keep)
         if index == 0:
             gx = xp.broadcast_to(g / n, x.shape)

@@ -6,8 +6,8 @@ import numpy as np
 
 from minimx.base import Arg, Args, MXNetError, MXNetTypeError, MXNetValueError
 from minimx.ndarray.creation import _check_ndarray
+from minimx.ndarray.elemwise import _normalize_axis, exp, log, relu, sigmoid, tanh
 from minimx.ndarray.elemwise import abs as _abs
-from minimx.ndarray.elemwise import exp, log, normalize_axis, relu, sigmoid, tanh
 from minimx.ndarray.indexing import take
 from minimx.ndarray.ndarray import Operator, _write_out, fluent, invoke
 from minimx.ndarray.random import uniform
@@ -15,12 +15,8 @@ from minimx.ndarray.tape import _state
 
 __all__ = [
     'Softmax',
-    'LogSoftmax',
     'softmax',
     'log_softmax',
-    'FullyConnectedOp',
-    'ConvolutionOp',
-    'PoolingOp',
     'FullyConnected',
     'Convolution',
     'Pooling',
@@ -38,7 +34,7 @@ class Softmax(Operator):
     float_only = True
 
     def forward(self, xp, x, axis=-1, temperature=None):
-        normalize_axis(axis, x.ndim, self.name)
+        _normalize_axis(axis, x.ndim, self.name)
         if temperature is not None:
             x = x / x.dtype.type(temperature)
         e = xp.exp(x - x.max(axis=axis, keepdims=True))
@@ -49,14 +45,14 @@ class Softmax(Operator):
         return (gx if temperature is None else gx / temperature,)
 
 
-class LogSoftmax(Operator):
+class _LogSoftmax(Operator):
     name = 'log_softmax'
     params = ('axis', 'temperature')
     args = Args(axis=Arg('int'), temperature=Arg('float', none=True))
     float_only = True
 
     def forward(self, xp, x, axis=-1, temperature=None):
-        normalize_axis(axis, x.ndim, self.name)
+        _normalize_axis(axis, x.ndim, self.name)
         if temperature is not None:
             x = x / x.dtype.type(temperature)
         shifted = x - x.max(axis=axis, keepdims=True)
@@ -67,11 +63,11 @@ class LogSoftmax(Operator):
         return (gx if temperature is None else gx / temperature,)
 
 
-softmax, log_softmax = Softmax(), LogSoftmax()
+softmax, log_softmax = Softmax(), _LogSoftmax()
 fluent(softmax=softmax, log_softmax=log_softmax)
 
 
-class FullyConnectedOp(Operator):
+class _FullyConnectedOp(Operator):
     name = 'FullyConnected'
     num_inputs = None   # data, weight[, bias]
     args = Args(num_hidden=Arg('int', low=1, none=True), no_bias=Arg('bool'),
@@ -152,7 +148,7 @@ def _im2col(xp, x, kernel, stride, dilate, pad):
 _LAYOUTS = ('NCW', 'NCHW', 'NCDHW', 'NWC', 'NHWC', 'NDHWC')   # MXNet's valid values
 
 
-class ConvolutionOp(Operator):
+class _ConvolutionOp(Operator):
     name = 'Convolution'
     num_inputs = None   # data, weight[, bias]
     args = Args(kernel=Arg('shape', low=1), stride=Arg('shape', low=1),
@@ -246,7 +242,7 @@ def _check_conv(x, w, b, kernel, num_filter, num_group, layout) -> None:
                               f"one value per filter, got {b.shape}")
 
 
-class PoolingOp(Operator):
+class _PoolingOp(Operator):
     name = 'Pooling'
     args = Args(kernel=Arg('shape', low=1),
                 pool_type=Arg('choice', 'max', 'avg', 'sum'),
@@ -380,7 +376,7 @@ def _window_sizes(xp, x, kernel, stride, pad, convention, count_include_pad):
 
 
 # MXNet spells these three operators with capitals: nd.FullyConnected(x, w, b, ...).
-FullyConnected, Convolution, Pooling = FullyConnectedOp(), ConvolutionOp(), PoolingOp()
+FullyConnected, Convolution, Pooling = _FullyConnectedOp(), _ConvolutionOp(), _PoolingOp()
 
 
 def _col2im(xp, gcols, shape, stride, dilate, pad):

@@ -3,7 +3,7 @@
 """Normalisation operators: BatchNorm, LayerNorm, InstanceNorm, GroupNorm, L2, LRN."""
 
 from minimx.base import MXNetError
-from minimx.ndarray.elemwise import normalize_axis
+from minimx.ndarray.elemwise import _normalize_axis
 from minimx.ndarray.ndarray import invoke
 from minimx.ndarray.shape_more import _into, _Op
 from minimx.ndarray.tape import _state
@@ -75,7 +75,7 @@ class _LayerNorm(_AffineNorm):
     params = ('axis', 'eps', 'output_mean_var')
 
     def layout(self, x, gamma, axis=-1):
-        axis = normalize_axis(axis, x.ndim, self.name)[0]
+        axis = _normalize_axis(axis, x.ndim, self.name)[0]
         _check_params(self.name, gamma, x.shape[axis], f"axis {axis}")
         return x.shape, (axis,), tuple(-1 if i == axis else 1 for i in range(x.ndim))
 
@@ -137,7 +137,7 @@ class _BatchNorm(_Op):
                                  attrs))
 
     def layout(self, x, gamma, axis):
-        axis = normalize_axis(axis, x.ndim, self.name)[0]
+        axis = _normalize_axis(axis, x.ndim, self.name)[0]
         if gamma.shape != (x.shape[axis],):
             raise MXNetError(f"BatchNorm: gamma, beta and the moving statistics must "
                              f"have shape ({x.shape[axis]},) for axis {axis} of data "

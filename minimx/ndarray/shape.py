@@ -7,21 +7,12 @@ import numbers
 import numpy as np
 
 from minimx.base import Arg, Args, MXNetValueError
-from minimx.ndarray.elemwise import normalize_axis, shape_size
+from minimx.ndarray.elemwise import _normalize_axis, _shape_size
 from minimx.ndarray.ndarray import Operator, _write_out, fluent, invoke
 
 __all__ = [
-    'infer_reshape',
     'Reshape',
     'reshape',
-    'Transpose',
-    'SwapAxes',
-    'ExpandDims',
-    'Squeeze',
-    'FlattenOp',
-    'Tile',
-    'Repeat',
-    'Flip',
     'transpose',
     'swapaxes',
     'expand_dims',
@@ -31,19 +22,17 @@ __all__ = [
     'flip',
     'flatten',
     'Flatten',
-    'Stack',
     'Concat',
-    'Split',
     'stack',
     'concat',
     'split',
 ]
 
 
-def infer_reshape(src: tuple, target: tuple, reverse: bool = False) -> tuple:
+def _infer_reshape(src: tuple, target: tuple, reverse: bool = False) -> tuple:
     """The concrete shape that MXNet's reshape codes `target` give for input `src`."""
     if reverse:   # match codes right to left, as MXNet's reverse=True does
-        return tuple(reversed(infer_reshape(tuple(reversed(src)),
+        return tuple(reversed(_infer_reshape(tuple(reversed(src)),
                                             _reverse_codes(target))))
     out, i, j = [], 0, 0    # i walks src, j walks target
     while j < len(target):
@@ -96,7 +85,7 @@ def _reverse_codes(target: tuple) -> tuple:
 
 
 def _fill_minus_one(src: tuple, out: tuple, target: tuple) -> tuple:
-    total = shape_size(src)
+    total = _shape_size(src)
     known = 1
     for d in out:
         known *= d if d != -1 else 1
@@ -106,9 +95,9 @@ def _fill_minus_one(src: tuple, out: tuple, target: tuple) -> tuple:
         if known == 0 or total % known:
             raise MXNetValueError(f"reshape: cannot reshape {src} into {target}")
         out = tuple(total // known if d == -1 else d for d in out)
-    if shape_size(out) != total:
+    if _shape_size(out) != total:
         raise MXNetValueError(f"reshape: cannot reshape an array of shape {src} "
-                              f"({total} elements) into {out} ({shape_size(out)} "
+                              f"({total} elements) into {out} ({_shape_size(out)} "
                               "elements)")
     return out
 
@@ -137,7 +126,7 @@ class Reshape(Operator):
         return result if out is None else _write_out(self, out, result)
 
     def forward(self, xp, x, shape, reverse=False):
-        return x.reshape(infer_reshape(x.shape, shape, reverse))
+        return x.reshape(_infer_reshape(x.shape, shape, reverse))
 
     def backward(self, xp, g, inputs, out, shape, reverse=False):
         return (g.reshape(inputs[0].shape),)
@@ -147,7 +136,7 @@ reshape = Reshape()
 fluent(reshape=reshape)
 
 
-class Transpose(Operator):
+class _Transpose(Operator):
     name = 'transpose'
     args = Args(axes=Arg('shape', none=True))
 
@@ -161,7 +150,7 @@ class Transpose(Operator):
 
     def forward(self, xp, x, axes=None):
         if axes is not None and \
-                sorted(normalize_axis(axes, x.ndim, self.name)) != list(range(x.ndim)):
+                sorted(_normalize_axis(axes, x.ndim, self.name)) != list(range(x.ndim)):
             raise MXNetValueError(f"transpose: axes {axes} are not a permutation of "
                                   f"the {x.ndim} axes of an array of shape {x.shape}")
         return x.transpose(axes)
@@ -173,40 +162,40 @@ class Transpose(Operator):
         return (g.transpose(tuple(int(i) for i in inverse)),)   # CuPy: Python ints
 
 
-class SwapAxes(Operator):
+class _SwapAxes(Operator):
     name = 'swapaxes'
     params = ('dim1', 'dim2')
     args = Args(dim1=Arg('int'), dim2=Arg('int'))
 
     def forward(self, xp, x, dim1=0, dim2=0):
-        dim1, dim2 = (normalize_axis(d, x.ndim, self.name)[0] for d in (dim1, dim2))
+        dim1, dim2 = (_normalize_axis(d, x.ndim, self.name)[0] for d in (dim1, dim2))
         return xp.swapaxes(x, dim1, dim2)
 
     def backward(self, xp, g, inputs, out, dim1=0, dim2=0):
         return (xp.swapaxes(g, dim1, dim2),)
 
 
-class ExpandDims(Operator):
+class _ExpandDims(Operator):
     name = 'expand_dims'
     params = ('axis',)
     args = Args(axis=Arg('int', required=True))
 
     def forward(self, xp, x, axis):
-        normalize_axis(axis, x.ndim + 1, self.name)
+        _normalize_axis(axis, x.ndim + 1, self.name)
         return xp.expand_dims(x, axis)
 
     def backward(self, xp, g, inputs, out, axis):
         return (g.reshape(inputs[0].shape),)
 
 
-class Squeeze(Operator):
+class _Squeeze(Operator):
     name = 'squeeze'
     params = ('axis',)
     args = Args(axis=Arg('axes', none=True))
 
     def forward(self, xp, x, axis=None):
         if axis is not None:
-            axes = normalize_axis(axis, x.ndim, self.name)
+            axes = _normalize_axis(axis, x.ndim, self.name)
             bad = [a for a in axes if x.shape[a] != 1]
             if bad:
                 raise MXNetValueError(f"squeeze: axis {bad[0]} of shape {x.shape} has "
@@ -219,7 +208,7 @@ class Squeeze(Operator):
         return (g.reshape(inputs[0].shape),)
 
 
-class FlattenOp(Operator):
+class _FlattenOp(Operator):
     name = 'Flatten'
     args = Args()
 
@@ -232,7 +221,7 @@ class FlattenOp(Operator):
         return (g.reshape(inputs[0].shape),)
 
 
-class Tile(Operator):
+class _Tile(Operator):
     name = 'tile'
     params = ('reps',)
     args = Args(reps=Arg('shape', low=0, required=True))
@@ -250,52 +239,52 @@ class Tile(Operator):
         return (g.reshape(split).sum(axis=tuple(range(0, 2 * ndim, 2))).reshape(x.shape),)
 
 
-class Repeat(Operator):
+class _Repeat(Operator):
     name = 'repeat'
     params = ('repeats', 'axis')
     args = Args(repeats=Arg('int', low=0, required=True), axis=Arg('int', none=True))
 
     def forward(self, xp, x, repeats, axis=None):
         if axis is not None:
-            normalize_axis(axis, x.ndim, self.name)
+            _normalize_axis(axis, x.ndim, self.name)
         return xp.repeat(x, repeats, axis)
 
     def backward(self, xp, g, inputs, out, repeats, axis=None):
         x = inputs[0]
         if axis is None:
             return (g.reshape(-1, repeats).sum(axis=1).reshape(x.shape),)
-        axis = normalize_axis(axis, x.ndim, self.name)[0]
+        axis = _normalize_axis(axis, x.ndim, self.name)[0]
         shape = x.shape[:axis] + (x.shape[axis], repeats) + x.shape[axis + 1:]
         return (g.reshape(shape).sum(axis=axis + 1),)
 
 
-class Flip(Operator):
+class _Flip(Operator):
     name = 'flip'
     params = ('axis',)
     args = Args(axis=Arg('axes', required=True))
 
     def forward(self, xp, x, axis):
-        return xp.flip(x, normalize_axis(axis, x.ndim, self.name))
+        return xp.flip(x, _normalize_axis(axis, x.ndim, self.name))
 
     def backward(self, xp, g, inputs, out, axis):
-        return (xp.flip(g, normalize_axis(axis, g.ndim, self.name)),)
+        return (xp.flip(g, _normalize_axis(axis, g.ndim, self.name)),)
 
 
-transpose, swapaxes, expand_dims = Transpose(), SwapAxes(), ExpandDims()
-squeeze, tile, repeat, flip = Squeeze(), Tile(), Repeat(), Flip()
-flatten = Flatten = FlattenOp()   # MXNet has both spellings
+transpose, swapaxes, expand_dims = _Transpose(), _SwapAxes(), _ExpandDims()
+squeeze, tile, repeat, flip = _Squeeze(), _Tile(), _Repeat(), _Flip()
+flatten = Flatten = _FlattenOp()   # MXNet has both spellings
 fluent(transpose=transpose, swapaxes=swapaxes, expand_dims=expand_dims,
        squeeze=squeeze, flatten=flatten, tile=tile, repeat=repeat, flip=flip)
 
 
-class Stack(Operator):
+class _Stack(Operator):
     name = 'stack'
     num_inputs = None
     args = Args(axis=Arg('int'))
 
     def forward(self, xp, *arrays, axis=0):
         _same_shapes(self.name, arrays)
-        normalize_axis(axis, arrays[0].ndim + 1, self.name)
+        _normalize_axis(axis, arrays[0].ndim + 1, self.name)
         return xp.stack(arrays, axis=axis)
 
     def backward(self, xp, g, inputs, out, axis=0):
@@ -309,7 +298,7 @@ class Concat(Operator):
     args = Args(dim=Arg('int'))
 
     def forward(self, xp, *arrays, dim=1):
-        dim = normalize_axis(dim, arrays[0].ndim, self.name)[0]
+        dim = _normalize_axis(dim, arrays[0].ndim, self.name)[0]
         others = [a.shape[:dim] + a.shape[dim + 1:] for a in arrays]
         if any(o != others[0] for o in others):
             shapes = ', '.join(str(a.shape) for a in arrays)
@@ -323,14 +312,14 @@ class Concat(Operator):
         return tuple(xp.split(g, [int(i) for i in bounds], axis=dim))  # CuPy: ints
 
 
-class Split(Operator):
+class _Split(Operator):
     name = 'split'
     params = ('num_outputs', 'axis', 'squeeze_axis')
     args = Args(num_outputs=Arg('int', low=1, required=True), axis=Arg('int'),
                 squeeze_axis=Arg('bool'))
 
     def forward(self, xp, x, num_outputs, axis=1, squeeze_axis=False):
-        axis = normalize_axis(axis, x.ndim, self.name)[0]
+        axis = _normalize_axis(axis, x.ndim, self.name)[0]
         uneven = x.shape[axis] % num_outputs
         if uneven or squeeze_axis and x.shape[axis] != num_outputs:
             raise MXNetValueError(
@@ -359,5 +348,5 @@ def _same_shapes(name: str, arrays) -> None:
                               f"{', '.join(str(a.shape) for a in arrays)}")
 
 
-stack, concat, split = Stack(), Concat(), Split()
+stack, concat, split = _Stack(), Concat(), _Split()
 fluent(split=split)

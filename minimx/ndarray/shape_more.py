@@ -11,7 +11,7 @@ import numpy as np
 from minimx.base import MXNetError
 from minimx.context import Context
 from minimx.ndarray.creation import array
-from minimx.ndarray.elemwise import normalize_axis, shape_size
+from minimx.ndarray.elemwise import _normalize_axis, _shape_size
 from minimx.ndarray.ndarray import NDArray, Operator, fluent
 from minimx.ndarray.shape import concat, flip, transpose
 
@@ -94,7 +94,7 @@ class _Slice(_Op):
 
 
 def _axis_key(ndim: int, axis: int, begin, end, name: str) -> tuple:
-    axis = normalize_axis(axis, ndim, name)[0]
+    axis = _normalize_axis(axis, ndim, name)[0]
     return (_S(None),) * axis + (_S(begin, end),)
 
 
@@ -121,7 +121,7 @@ class _SliceLike(_Op):
         if not axes and x.ndim != like.ndim:
             raise MXNetError(f"slice_like: without axes, data {x.shape} and shape_like "
                              f"{like.shape} must have the same number of dimensions")
-        axes = normalize_axis(axes or None, x.ndim, self.name)
+        axes = _normalize_axis(axes or None, x.ndim, self.name)
         for a in axes:
             if a >= like.ndim or like.shape[a] > x.shape[a]:
                 raise MXNetError(f"slice_like: cannot slice axis {a} of data {x.shape} "
@@ -155,7 +155,7 @@ class _ReshapeLike(_Op):
         lb, le = _span(lhs.ndim, lb, le)
         rb, re = _span(rhs.ndim, rb, re)
         shape = lhs.shape[:lb] + rhs.shape[rb:re] + lhs.shape[le:]
-        if shape_size(shape) != lhs.size:
+        if _shape_size(shape) != lhs.size:
             raise MXNetError(f"reshape_like: lhs {lhs.shape} ({lhs.size} elements) "
                              f"cannot take the shape {shape} taken from rhs "
                              f"{rhs.shape}")
@@ -182,8 +182,8 @@ fluent(reshape_like=reshape_like)
 
 def moveaxis(tensor: NDArray, source, destination) -> NDArray:
     """Move axes of `tensor` to new positions, the others keep their order."""
-    src = normalize_axis(source, tensor.ndim, 'moveaxis')
-    dst = normalize_axis(destination, tensor.ndim, 'moveaxis')
+    src = _normalize_axis(source, tensor.ndim, 'moveaxis')
+    dst = _normalize_axis(destination, tensor.ndim, 'moveaxis')
     if len(src) != len(dst):
         raise MXNetError(f"moveaxis: source {source} and destination {destination} "
                          "must name the same number of axes")
@@ -216,7 +216,7 @@ class _SplitV2(_Op):
         return [0] + [int(i) for i in indices] + [n]
 
     def forward(self, xp, x, indices=(), axis=0, squeeze_axis=False, sections=0):
-        axis = normalize_axis(axis, x.ndim, self.name)[0]
+        axis = _normalize_axis(axis, x.ndim, self.name)[0]
         b = self.bounds(x.shape[axis], indices, sections)
         lead = (_S(None),) * axis
         parts = [x[lead + (_S(lo, hi),)].copy() for lo, hi in itertools.pairwise(b)]
@@ -227,7 +227,7 @@ class _SplitV2(_Op):
     def backward(self, xp, g, inputs, out, index=0, indices=(), axis=0,
                  squeeze_axis=False, sections=0):
         x = inputs[0]
-        axis = normalize_axis(axis, x.ndim, self.name)[0]
+        axis = _normalize_axis(axis, x.ndim, self.name)[0]
         b = self.bounds(x.shape[axis], indices, sections)
         gx = xp.zeros_like(x)
         gx[(_S(None),) * axis + (_S(b[index], b[index + 1]),)] = \
@@ -303,14 +303,14 @@ class _Diag(_Op):
     def forward(self, xp, x, k=0, axis1=0, axis2=1):
         if x.ndim == 1:
             return xp.diag(x, k)
-        a1, a2 = normalize_axis((axis1, axis2), x.ndim, self.name)
+        a1, a2 = _normalize_axis((axis1, axis2), x.ndim, self.name)
         return xp.diagonal(x, k, a1, a2).copy()
 
     def backward(self, xp, g, inputs, out, k=0, axis1=0, axis2=1):
         x = inputs[0]
         if x.ndim == 1:
             return (xp.diagonal(g, k).copy(),)
-        a1, a2 = normalize_axis((axis1, axis2), x.ndim, self.name)
+        a1, a2 = _normalize_axis((axis1, axis2), x.ndim, self.name)
         gx = xp.zeros_like(x)
         moved = xp.moveaxis(gx, (a1, a2), (-2, -1))     # a view: writes reach gx
         i = xp.arange(g.shape[-1])

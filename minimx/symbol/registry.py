@@ -9,7 +9,7 @@ import numpy as np
 
 from minimx import ndarray as nd
 from minimx.base import MXNetError
-from minimx.ndarray.arith import BinaryOp
+from minimx.ndarray.arith import _BinaryOp
 from minimx.ndarray.ndarray import Operator
 
 __all__ = [
@@ -229,7 +229,7 @@ def _describe(py_name: str, fn) -> tuple:
         inputs = _INPUT_NAMES.get(name) or getattr(fn, 'arg_names', None) or None
         if inputs is None and fn.num_inputs is not None:
             inputs = ('data',) if fn.num_inputs == 1 else ('lhs', 'rhs') \
-                if fn.num_inputs == 2 and (isinstance(fn, BinaryOp) or 'dot' in name) \
+                if fn.num_inputs == 2 and (isinstance(fn, _BinaryOp) or 'dot' in name) \
                 else _signature_names(fn.forward, 1)[:fn.num_inputs]
         n_in = len(inputs) if inputs is not None else 0
         call = [p.name for p in inspect.signature(type(fn).__call__).parameters.values()
@@ -297,7 +297,7 @@ class SameShape:
     """A binary operator that refuses to broadcast: MXNet's `elemwise_add` and the
     other operators that `a + b` between two symbols makes."""
 
-    def __init__(self, name: str, op: BinaryOp) -> None:
+    def __init__(self, name: str, op: _BinaryOp) -> None:
         self.name, self.op = name, op
 
     def __call__(self, lhs, rhs):
@@ -312,7 +312,7 @@ def same_shape_message(name: str, lhs: tuple, rhs: tuple) -> str:
             f"use F.{SAME_SHAPE[name]}(a, b), which does.")
 
 
-def _register_binary(op: BinaryOp) -> None:
+def _register_binary(op: _BinaryOp) -> None:
     (same, hint), scalar, reflected = OPERATOR_NAMES[op.name]
     register(same, SameShape(same, op), ('lhs', 'rhs'), hint=hint,
              python_names=(same,) if same[0] != '_' else ())
@@ -342,7 +342,7 @@ def register_nd(namespace, functions: dict) -> None:
         names = (py_name,) + ((name,) if name.isidentifier() and name[0] != '_' else ())
         register(_CREATION_NAMES.get(name, name), fn, inputs, attrs, names, functions,
                  aux=_AUX.get(name, ()))
-        if isinstance(fn, BinaryOp) and fn.name in OPERATOR_NAMES:
+        if isinstance(fn, _BinaryOp) and fn.name in OPERATOR_NAMES:
             _register_binary(fn)
 
 

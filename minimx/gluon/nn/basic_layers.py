@@ -8,7 +8,7 @@ from minimx import autograd
 from minimx._arguments import check_choice, check_int, check_number, check_tuple
 from minimx.base import MXNetAssertionError, MXNetError, MXNetValueError, as_dtype
 from minimx.gluon.block import Block, HybridBlock, _indent
-from minimx.ndarray.elemwise import shape_size
+from minimx.ndarray.elemwise import _shape_size
 from minimx.ndarray.ndarray import NDArray
 from minimx.ndarray.nn import _ACTIVATIONS
 from minimx.ndarray.tape import _state
@@ -103,7 +103,7 @@ def _one_array(layer: HybridBlock, x) -> NDArray:
 
 def _features(x, flatten: bool) -> int:
     """The input width a Dense layer sees (all but the batch axis when flattening)."""
-    return shape_size(x.shape[1:]) if flatten else x.shape[-1]
+    return _shape_size(x.shape[1:]) if flatten else x.shape[-1]
 
 
 class Activation(HybridBlock):
