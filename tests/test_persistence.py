@@ -830,3 +830,23 @@ def test_manual_device_averaging_then_update_equals_step():
     for k, p in params.items():
         for route1, route2 in zip(after_step[k], p.list_data()):
             assert_allclose(route2.asnumpy(), route1, rtol=1e-5, atol=1e-6)
+
+
+def test_collect_params_load_strips_exported_arg_aux_prefixes(tmp_path):
+    """A file written by HybridBlock.export (as MXNet's) keys its arrays 'arg:...' and
+    'aux:...'; ParameterDict.load strips those marks, as MXNet 1.9's does."""
+    net = mx.gluon.nn.HybridSequential(prefix='m_')
+    with net.name_scope():
+        net.add(mx.gluon.nn.Dense(3, in_units=2), mx.gluon.nn.BatchNorm(in_channels=3))
+    net.initialize()
+    net.hybridize()
+    net(mx.nd.ones((4, 2)))
+    path = str(tmp_path / 'model')
+    net.export(path)
+    fresh = mx.gluon.nn.HybridSequential(prefix='m_')
+    with fresh.name_scope():
+        fresh.add(mx.gluon.nn.Dense(3, in_units=2), mx.gluon.nn.BatchNorm(in_channels=3))
+    fresh.collect_params().load(path + '-0000.params')
+    for name, p in net.collect_params().items():
+        np.testing.assert_array_equal(fresh.collect_params()[name].data().asnumpy(),
+                                      p.data().asnumpy())

@@ -493,7 +493,9 @@ class ParameterDict:
         if not isinstance(arrays, dict):
             raise MXNetError(f"ParameterDict.load: {filename!r} holds a list of arrays, "
                              "not named parameters")
-        loaded = {restore_prefix + k: v.asnumpy() for k, v in arrays.items()}
+        # An exported file (HybridBlock.export, MXNet's too) marks its keys 'arg:'/'aux:'.
+        loaded = {restore_prefix + (k[4:] if k[:4] in ('arg:', 'aux:') else k): v.asnumpy()
+                  for k, v in arrays.items()}
         if loaded and self._params and not any(n in loaded for n in self._params):
             raise _nothing_matched(filename, sorted(loaded), list(self.keys()))
         missing = [n for n in self.keys() if n not in loaded]
