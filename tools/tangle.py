@@ -407,7 +407,7 @@ class ModuleBuilder:
 
     def render(self) -> str:
         out = [
-            f"{MARK} from {', '.join(self.notebooks)}.",
+            *_header_lines(self.notebooks),
             "# Do not edit it: edit the notebook(s) and run `make tangle`.",
             *self.docstring,
         ]
@@ -534,6 +534,18 @@ def sort_imports(lines: list[str], target: str) -> list[str]:
             f"{target}: sorting the imports with ruff failed ({detail}); install the "
             "[test] extra (make setup), which brings ruff") from None
     return done.stdout.rstrip("\n").splitlines()
+
+
+def _header_lines(notebooks: list[str]) -> list[str]:
+    """The generated-file mark naming the notebooks, wrapped at LINE_LENGTH."""
+    words = f"{MARK} from {', '.join(notebooks)}.".split(" ")
+    lines = [words[0]]
+    for word in words[1:]:
+        if len(lines[-1]) + 1 + len(word) > LINE_LENGTH:
+            lines.append("# " + word)
+        else:
+            lines[-1] += " " + word
+    return lines
 
 
 def _all_lines(names: list[str]) -> list[str]:
