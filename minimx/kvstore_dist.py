@@ -4,6 +4,7 @@
 
 import atexit
 import os
+import sys
 import time
 
 import numpy as np
@@ -122,4 +123,13 @@ def _end_job_on_exit(comm) -> None:
     process exits, abort every worker (`MPI_Abort`) instead of hanging in finalize."""
     if not _ending:
         _ending.append(comm)
-        atexit.register(comm.Abort, 1)
+        atexit.register(_abort, comm)
+
+
+def _abort(comm) -> None:
+    # The launcher stops forwarding output the moment a process aborts: give it the
+    # error just printed (Python prints it before the exit handlers run) first.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    time.sleep(0.5)
+    comm.Abort(1)

@@ -149,7 +149,7 @@ def test_pushpull_and_barrier_across_ranks(tmp_path):
 def test_a_rank_that_leaves_early_makes_the_other_fail_clearly(tmp_path):
     status, output = run(tmp_path, '''
         kv = mx.kv.create('dist_sync')        # waits 2 s at most (MINIMX_DIST_TIMEOUT)
-        short, kv.timeout = kv.timeout, 60    # but start-up may be slow on a busy machine
+        short, kv.timeout = kv.timeout, 60    # start-up may be slow on a busy machine
         kv.init(0, nd.zeros(3))
         kv.timeout = short
         for step in range(3):
