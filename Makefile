@@ -21,7 +21,7 @@ CHECK_PY = $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
 
 help:
 	@echo "make lab       set up .venv and open the chapters in JupyterLab (the reader's path)"
-	@echo "make test      set up .venv, check the tangle, run tests/ and nbval over book/*.ipynb"
+	@echo "make test      set up .venv, check tangle and lint, run tests/, nbval over book/, GPU paths on the stand-in"
 	@echo "make book      set up .venv, check the tangle, build the HTML book into _build/html"
 	@echo "make tangle    regenerate minimx/ from the chapters, and the API page book/api_coverage.md"
 	@echo "make execute   re-run the chapters in place so their stored outputs are current"
@@ -50,8 +50,11 @@ test: $(STAMP)
 	$(VPY) tools/tangle.py --check
 	$(VPY) tools/api_page.py --check
 	$(VENV)/bin/jupyter lab --version >/dev/null  # the reader's `make lab` has its tools
+	$(VPY) -m ruff check .
 	$(VPY) tools/execute.py --check
 	$(VPY) -m pytest -q -p no:cacheprovider tests --nbval --nbval-current-env book/
+	# The GPU code paths, on the CuPy stand-in (two fake devices; Chapter 9).
+	MINIMX_CUPY_STANDIN=2 $(VPY) -m pytest -q -p no:cacheprovider -m gpu tests
 
 book: $(STAMP)
 	$(VPY) tools/tangle.py --check
