@@ -60,7 +60,7 @@ def where() -> Origin:
 
 
 def _is_block(obj) -> bool:
-    from minimx.gluon.block import Block        # a higher layer: looked up when used
+    from minimx.gluon.block import Block  # a higher layer: looked up when used
     return isinstance(obj, Block)
 
 

@@ -4,8 +4,11 @@
 """Automatic differentiation: recording scopes, backward and grad (`mx.autograd`)."""
 
 import operator
+from typing import TYPE_CHECKING
 
-from minimx.anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
+from minimx.anomaly import detect_anomaly as detect_anomaly
+from minimx.anomaly import is_anomaly_enabled as is_anomaly_enabled
+from minimx.anomaly import set_detect_anomaly as set_detect_anomaly
 from minimx.base import MXNetError, MXNetTypeError
 from minimx.ndarray import ndarray as _ndarray
 from minimx.ndarray.ndarray import NDArray, Operator, _device
@@ -328,11 +331,15 @@ def grad(heads, variables, head_grads=None, retain_graph: 'bool | None' = None,
     return results
 
 
+if TYPE_CHECKING:   # for the annotation only: a higher layer
+    from minimx.symbol.symbol import Symbol
+
+
 def get_symbol(x) -> 'Symbol':
     """The recorded computation that produced `x`, as a Symbol (as MXNet's
     `autograd.get_symbol`): leaves and constants become variables var0, var1, ..."""
-    from minimx.symbol.symbol import Symbol     # a higher layer, needed only here
     from minimx.symbol.graph import from_tape
+    from minimx.symbol.symbol import Symbol  # a higher layer, needed only here
     return Symbol(from_tape(x))
 
 

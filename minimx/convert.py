@@ -18,7 +18,6 @@ from minimx import ndarray as nd
 from minimx import symbol as _symbol
 from minimx.base import MXNetError
 from minimx.context import cpu
-from minimx.model import load_params
 from minimx.symbol.graph import topo_order
 
 __all__ = ['load', 'data_inputs', 'bind', 'layers', 'main']

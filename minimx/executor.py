@@ -7,11 +7,11 @@ import numpy as np
 
 from minimx import autograd
 from minimx.base import MXNetError
-from minimx.context import Context, cpu
+from minimx.context import Context
 from minimx.ndarray.creation import zeros
 from minimx.ndarray.ndarray import NDArray, _to_context
 from minimx.ndarray.tape import NO_GRAD
-from minimx.symbol.graph import aux_ids, topo_order
+from minimx.symbol.graph import topo_order
 
 
 class Program:

@@ -145,7 +145,7 @@ def create(name: str = 'local') -> KVStore:
     if kind in ('local', 'device', 'nccl'):
         return KVStore(kind)
     if kind in ('dist_sync', 'dist_device_sync', 'dist_sync_device'):
-        from minimx.kvstore_dist import DistKVStore    # imports MPI only when asked
+        from minimx.kvstore_dist import DistKVStore  # imports MPI only when asked
         return DistKVStore(kind)
     if kind in ('dist_async', 'dist', 'horovod', 'byteps'):
         raise MXNetError(

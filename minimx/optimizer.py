@@ -12,7 +12,7 @@ from minimx._arguments import MXNetUserWarning, check_int, check_number, check_n
 from minimx.base import MXNetError, MXNetTypeError
 from minimx.ndarray import random as _random
 from minimx.ndarray.ndarray import NDArray
-from minimx.ndarray.tape import note_write, pinned
+from minimx.ndarray.tape import note_write
 
 __all__ = [
     'Optimizer',

@@ -35,7 +35,8 @@ def _gpu_unavailable_reason() -> str | None:
     try:
         import cupy
     except Exception as exc:  # ImportError, or a broken CUDA install
-        return f"needs CuPy and a CUDA device: cupy does not import ({exc.__class__.__name__}: {exc})"
+        return ("needs CuPy and a CUDA device: cupy does not import "
+                f"({exc.__class__.__name__}: {exc})")
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:  # no driver, no device, driver too old, ...

@@ -19,8 +19,13 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import minimx as mx
 from minimx import nd
-from minimx.base import (MXNetAssertionError, MXNetError, MXNetIndexError,
-                         MXNetTypeError, MXNetValueError)
+from minimx.base import (
+    MXNetAssertionError,
+    MXNetError,
+    MXNetIndexError,
+    MXNetTypeError,
+    MXNetValueError,
+)
 
 pytestmark = pytest.mark.ch01
 
@@ -165,7 +170,7 @@ DATA = nd.ones((1, 2, 5, 5))
 ])
 def test_convolution_arguments(attrs, phrase):
     attrs = {'kernel': (3, 3), 'num_filter': 4, 'no_bias': True, **attrs}
-    from minimx.ndarray.nn import Convolution      # chapter 2's operator itself
+    from minimx.ndarray.nn import Convolution  # chapter 2's operator itself
     refused(lambda: Convolution(DATA, W, **attrs), MXNetError, 'Convolution', phrase)
 
 
@@ -509,7 +514,7 @@ ENTRIES = [
 
 
 def _ch2(name):
-    import minimx.ndarray.nn as ch2_nn          # Chapter 2's own operator objects
+    import minimx.ndarray.nn as ch2_nn  # Chapter 2's own operator objects
     return getattr(ch2_nn, name)
 
 

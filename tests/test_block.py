@@ -129,7 +129,8 @@ def test_forward_not_defined():
 def _net():
     net = nn.Sequential()
     with net.name_scope():
-        net.add(nn.Dense(3, in_units=2), nn.Conv2D(2, 1, in_channels=1), nn.BatchNorm(in_channels=2))
+        net.add(nn.Dense(3, in_units=2), nn.Conv2D(2, 1, in_channels=1),
+                nn.BatchNorm(in_channels=2))
     return net
 
 

@@ -9,16 +9,24 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import minimx as mx
 from minimx import nd
 from minimx.base import MXNetError
 from minimx.gluon import data as gdata
-from minimx.gluon.data import (ArrayDataset, BatchSampler, DataLoader, Dataset, RandomSampler,
-                               SequentialSampler, SimpleDataset)
+from minimx.gluon.data import (
+    ArrayDataset,
+    BatchSampler,
+    DataLoader,
+    Dataset,
+    RandomSampler,
+    SequentialSampler,
+    SimpleDataset,
+)
 from minimx.gluon.data.dataloader import default_batchify_fn
-from minimx.gluon.data.vision import Digits, FashionMNIST, MNIST, transforms
+from minimx.gluon.data.vision import MNIST, Digits, FashionMNIST, transforms
 
 pytestmark = pytest.mark.ch05
 

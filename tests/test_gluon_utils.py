@@ -1,4 +1,5 @@
-"""Chapter 6: gluon.utils -- clip_global_norm, split_data, split_and_load (MXNet 1.9.1 semantics)."""
+"""Chapter 6: gluon.utils -- clip_global_norm, split_data, split_and_load
+(MXNet 1.9.1 semantics)."""
 
 import warnings
 

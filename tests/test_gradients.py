@@ -9,6 +9,7 @@ meaningful there.
 
 import numpy as np
 import pytest
+from helpers import distinct_values
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -17,8 +18,6 @@ from numpy.testing import assert_allclose, assert_array_equal
 import minimx as mx
 from minimx import autograd, nd
 from minimx.test_utils import check_numeric_gradient
-
-from helpers import distinct_values
 
 pytestmark = pytest.mark.ch02
 

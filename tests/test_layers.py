@@ -13,8 +13,8 @@ from numpy.testing import assert_allclose
 import minimx as mx
 from minimx import autograd, nd
 from minimx.base import MXNetError
-from minimx.gluon import nn
 from minimx.gluon import block as block_module
+from minimx.gluon import nn
 from minimx.test_utils import check_numeric_gradient
 
 pytestmark = pytest.mark.ch03

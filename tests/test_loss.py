@@ -234,7 +234,8 @@ def test_logistic_loss_signed_and_binary():
 
 
 def test_logistic_loss_rejects_unknown_label_format():
-    with pytest.raises(MXNetError, match=r"label_format must be one of 'signed', 'binary'; got 'onehot'"):
+    with pytest.raises(MXNetError,
+                       match=r"label_format must be one of 'signed', 'binary'; got 'onehot'"):
         L.LogisticLoss(label_format='onehot')
 
 

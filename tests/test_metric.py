@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 import minimx as mx
-from minimx import nd
-from minimx import metric
+from minimx import metric, nd
 
 pytestmark = pytest.mark.ch05
 

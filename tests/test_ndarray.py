@@ -5,6 +5,16 @@ import re
 
 import numpy as np
 import pytest
+from helpers import (
+    SETTINGS,
+    array_and_axis,
+    arrays,
+    broadcast_pair,
+    distinct_values,
+    floats32,
+    nonzero32,
+    small_shapes,
+)
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
@@ -12,9 +22,6 @@ from numpy.testing import assert_allclose, assert_array_equal
 import minimx as mx
 from minimx import autograd, nd
 from minimx.base import MXNetError
-
-from helpers import (SETTINGS, array_and_axis, arrays, broadcast_pair, distinct_values,
-                     floats32, nonzero32, small_shapes)
 
 pytestmark = pytest.mark.ch01
 
@@ -250,7 +257,8 @@ BINARY = {   # name: (op, NumPy reference, lhs elements, rhs elements)
     'multiply': (nd.multiply, operator.mul, F, F),
     'divide': (nd.divide, operator.truediv, F, nonzero32()),
     'power': (nd.power, np.power, POS, SMALL),
-    'modulo': (nd.modulo, np.mod, floats32(0, 20), POS),   # signs: see test_mod_follows_divisor_sign
+    # signs of modulo: see test_mod_follows_divisor_sign
+    'modulo': (nd.modulo, np.mod, floats32(0, 20), POS),
     'maximum': (nd.maximum, np.maximum, F, F), 'minimum': (nd.minimum, np.minimum, F, F),
 }
 INTS = st.integers(-3, 3)   # small integers so that comparisons see equal values

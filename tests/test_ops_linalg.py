@@ -58,7 +58,10 @@ def test_gemm_axis_is_swapaxes_then_gemm():
     a, b = RNG.normal(size=(2, 3, 4, 5)), RNG.normal(size=(2, 5, 4, 6))
     c = RNG.normal(size=(2, 3, 4, 6))
     out = linalg.gemm(f64(a), f64(b), f64(c), axis=1).asnumpy()
-    swap = lambda t: np.swapaxes(t, 1, 2)
+
+    def swap(t):
+        return np.swapaxes(t, 1, 2)
+
     assert out.shape == (2, 3, 4, 6)
     assert_allclose(out, swap(swap(a) @ swap(b) + swap(c)))
     check_numeric_gradient(lambda x, y: linalg.gemm2(x, y, axis=1, alpha=2.0),

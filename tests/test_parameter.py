@@ -1,11 +1,10 @@
 """Chapter 4: Parameter, ParameterDict, initializers, deferred initialization and its errors."""
 
 import os
-import warnings
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose, assert_array_equal
+from numpy.testing import assert_array_equal
 
 import minimx as mx
 from minimx import autograd, gluon, nd

@@ -1,6 +1,5 @@
 """mx.sym: graphs from the nd operators, their inspection, inference and executors."""
 import json
-import warnings
 
 import numpy as np
 import pytest
@@ -10,7 +9,6 @@ import minimx as mx
 from minimx import autograd, nd, sym
 from minimx.base import MXNetError
 from minimx.symbol.registry import FUNCTIONS, SPECS
-
 
 # ------------------------------------------------------------------- building graphs
 

@@ -356,8 +356,8 @@ def test_chi_square_check_by_hand():
 def test_verify_generator():
     pytest.importorskip('scipy')
     np.random.seed(0)
-    p_values = tu.verify_generator(lambda n: np.random.randint(0, 3, n), [0, 1, 2], [1 / 3] * 3, nsamples=3000,
-                                   nrepeat=3)
+    p_values = tu.verify_generator(lambda n: np.random.randint(0, 3, n), [0, 1, 2], [1 / 3] * 3,
+                                   nsamples=3000, nrepeat=3)
     assert len(p_values) == 3
     with pytest.raises(AssertionError, match='chi-square'):
         tu.verify_generator(lambda n: np.zeros(n, int), [0, 1, 2], [1 / 3] * 3,

@@ -9,7 +9,7 @@ from minimx import optimizer as opt
 from minimx._arguments import MXNetUserWarning
 from minimx.base import MXNetAssertionError, MXNetError, MXNetTypeError, MXNetValueError
 from minimx.gluon.parameter import DeferredInitializationError, Parameter
-from minimx.ndarray.ndarray import NDArray, _device, _to_context
+from minimx.ndarray.ndarray import _device, _to_context
 from minimx.ndarray.serialization import load_arrays, save_arrays
 
 __all__ = ['StaleGradientError', 'Trainer']

@@ -21,7 +21,7 @@ from minimx.base import (
     check_float,
     is_int,
 )
-from minimx.context import Context, current_context, num_gpus
+from minimx.context import Context, num_gpus
 from minimx.ndarray.tape import NO_GRAD, Leaf, Node, _pins, _state, note_write
 
 __all__ = [
@@ -218,7 +218,7 @@ class NDArray:
     def backward(self, out_grad: 'NDArray | None' = None, retain_graph: bool = False,
                  train_mode: bool = True) -> None:
         """Backpropagate from this array (see `autograd.backward`)."""
-        from minimx import autograd   # a higher layer, needed only when called
+        from minimx import autograd  # a higher layer, needed only when called
         autograd.backward([self], None if out_grad is None else [out_grad],
                           retain_graph=retain_graph, train_mode=train_mode)
 

@@ -38,16 +38,20 @@ def _infer_reshape(src: tuple, target: tuple, reverse: bool = False) -> tuple:
     while j < len(target):
         code = target[j]
         if code == 0:
-            out.append(_dim(src, i, target)); i += 1
+            out.append(_dim(src, i, target))
+            i += 1
         elif code == -2:
-            out.extend(src[i:]); i = len(src)
+            out.extend(src[i:])
+            i = len(src)
         elif code == -3:
-            out.append(_dim(src, i, target) * _dim(src, i + 1, target)); i += 2
+            out.append(_dim(src, i, target) * _dim(src, i + 1, target))
+            i += 2
         elif code == -4:   # split one input dimension in two: folded below
             out.extend(_split_dim(_dim(src, i, target), target[j + 1:j + 3], target))
-            i += 1; j += 2
+            i, j = i + 1, j + 2
         elif code == -1 or code > 0:
-            out.append(code); i += 1
+            out.append(code)
+            i += 1
         else:
             raise MXNetValueError(f"reshape: unknown code {code} in {target}; MXNet's "
                                   "codes are 0, -1, -2, -3, -4 and positive sizes")
@@ -80,7 +84,8 @@ def _reverse_codes(target: tuple) -> tuple:
     groups, j = [], 0
     while j < len(target):
         size = 3 if target[j] == -4 else 1
-        groups.append(tuple(target[j:j + size])); j += size
+        groups.append(tuple(target[j:j + size]))
+        j += size
     return tuple(c for g in reversed(groups) for c in g)
 
 

@@ -4,8 +4,12 @@
 
 import itertools
 import threading
+from typing import TYPE_CHECKING
 
 __all__ = ['Leaf', 'NO_GRAD', 'pinned', 'note_write', 'Node']
+
+if TYPE_CHECKING:   # for annotations only: the NDArray module imports this one
+    from minimx.ndarray.ndarray import NDArray
 
 
 class _AutogradState(threading.local):

@@ -4,6 +4,7 @@
 becomes one or a few ONNX nodes, each parameter an initializer."""
 
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -176,6 +177,10 @@ def _data_inputs(sym, values: dict) -> list:
                 (labels if _LABEL_OF.get(node.op) == i else read).add(source.name)
     return [n.name for n in nodes if n.is_variable and n.name not in values
             and (n.name in read or n.name not in labels)]
+
+
+if TYPE_CHECKING:   # for the annotation only: onnx is imported when exporting
+    import onnx
 
 
 def _build_model(onnx, sym, values: dict, inputs: list, shapes: list, dtypes: list,

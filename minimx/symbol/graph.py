@@ -184,7 +184,8 @@ def _load_node(record: dict, nodes: list, number: int, source: str) -> Node:
 def from_tape(head) -> list:
     """The recorded computation behind NDArray `head` as graph entries: the tape's
     nodes become operator nodes, its leaves and constants variables `var0`, `var1`."""
-    from minimx.ndarray.tape import Leaf, Node as TapeNode
+    from minimx.ndarray.tape import Leaf
+    from minimx.ndarray.tape import Node as TapeNode
     made: dict = {}            # id(recorded outputs) or id(leaf) -> graph Node
     names = NameManager()      # var0, var1, ..., exp0, sum0: counted from 0 here
 

@@ -5,6 +5,7 @@
 import numbers
 import threading
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -258,7 +259,7 @@ class Symbol:
              group2ctx=None, shared_exec=None) -> 'Executor':
         """An Executor over arrays you provide: `args` (a list in list_arguments()
         order, or a dict by name), their gradient buffers, the auxiliary states."""
-        from minimx.executor import Executor      # the layer above, needed only here
+        from minimx.executor import Executor  # the layer above, needed only here
         return Executor(self, ctx, args, args_grad, grad_req, aux_states)
 
     def simple_bind(self, ctx, grad_req: str = 'write', type_dict=None, stype_dict=None,
@@ -552,6 +553,10 @@ def load(fname: str) -> Symbol:
     """A symbol from a `-symbol.json` file, written by minimx or by MXNet 1.x."""
     with open(fname, encoding='utf-8') as f:
         return Symbol(_graph.from_json(f.read(), repr(str(fname))))
+
+
+if TYPE_CHECKING:   # for the annotations only: the layer above
+    from minimx.executor import Executor
 
 
 class TracingError(MXNetError):

@@ -4,8 +4,6 @@
 
 from typing import Any, Callable, Iterator
 
-import numpy as np
-
 from minimx._arguments import check_callable, check_int
 from minimx.base import MXNetAssertionError, MXNetError, MXNetTypeError
 from minimx.ndarray.ndarray import NDArray

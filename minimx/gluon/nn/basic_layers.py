@@ -5,7 +5,6 @@
 
 import numpy as np
 
-from minimx import autograd
 from minimx._arguments import check_choice, check_int, check_number, check_tuple
 from minimx.base import MXNetAssertionError, MXNetError, MXNetValueError, as_dtype
 from minimx.gluon.block import Block, HybridBlock, _indent
