@@ -17,6 +17,8 @@ from minimx import anomaly, autograd, gluon, nd
 from minimx.anomaly import AnomalyError
 from minimx.gluon import nn
 
+pytestmark = pytest.mark.ch12
+
 HERE = os.path.relpath(__file__)
 
 

@@ -16,7 +16,7 @@ from minimx import autograd, nd
 from minimx.base import MXNetError
 from minimx.ndarray.tape import _pins, _versions
 
-pytestmark = pytest.mark.ch02
+pytestmark = pytest.mark.ch03
 
 
 @pytest.fixture(autouse=True)

@@ -22,6 +22,8 @@ from minimx import autograd, gluon, nd
 from minimx.base import MXNetError
 from minimx.gluon import nn
 
+pytestmark = pytest.mark.ch07
+
 
 def leaf(values):
     x = nd.array(values)

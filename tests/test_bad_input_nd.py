@@ -27,7 +27,7 @@ from minimx.base import (
     MXNetValueError,
 )
 
-pytestmark = pytest.mark.ch01
+pytestmark = pytest.mark.ch02
 
 X = nd.ones((2, 3))
 IMG = nd.ones((1, 1, 4, 4))

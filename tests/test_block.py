@@ -12,7 +12,7 @@ from minimx.base import MXNetError
 from minimx.gluon import Block, HybridBlock, nn
 from minimx.gluon import block as block_module
 
-pytestmark = pytest.mark.ch03
+pytestmark = pytest.mark.ch04
 
 
 @pytest.fixture(autouse=True)

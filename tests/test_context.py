@@ -9,7 +9,7 @@ import minimx as mx
 import minimx.context
 from minimx.context import Context
 
-pytestmark = pytest.mark.ch01
+pytestmark = pytest.mark.ch02
 
 
 def test_cpu_contexts_are_interned_and_distinct():

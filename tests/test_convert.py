@@ -12,6 +12,8 @@ import minimx as mx
 from minimx import convert, nd
 from minimx.gluon.model_zoo import vision
 
+pytestmark = pytest.mark.ch11
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOOK = os.path.join(ROOT, 'book', 'data')
 CHECKPOINTS = os.path.join(ROOT, 'tests', 'fixtures', 'mxnet_checkpoints')

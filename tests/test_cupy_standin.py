@@ -19,6 +19,8 @@ from minimx import _cupy_standin as cp
 from minimx import autograd, gluon, nd
 from minimx.gluon import nn
 
+pytestmark = pytest.mark.ch09
+
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = ROOT / 'tests' / 'data' / 'cupy_names.txt'
 WALK = ('cuda', 'cuda.runtime', 'cuda.memory', 'cuda.nccl', 'random', 'linalg', 'fft',

@@ -16,6 +16,8 @@ from minimx import autograd, gluon, nd
 from minimx.base import MXNetError
 from minimx.test_utils import check_numeric_gradient
 
+pytestmark = pytest.mark.ch12
+
 
 @pytest.fixture(autouse=True)
 def default_flags():

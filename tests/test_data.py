@@ -28,7 +28,7 @@ from minimx.gluon.data import (
 from minimx.gluon.data.dataloader import default_batchify_fn
 from minimx.gluon.data.vision import MNIST, Digits, FashionMNIST, transforms
 
-pytestmark = pytest.mark.ch05
+pytestmark = pytest.mark.ch06
 
 
 # --- Datasets -----------------------------------------------------------------

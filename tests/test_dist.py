@@ -37,6 +37,8 @@ import minimx as mx
 from minimx import autograd, gluon, nd
 from minimx.gluon import nn
 
+pytestmark = pytest.mark.ch09
+
 def mlp():
     net = nn.HybridSequential()
     net.add(nn.Dense(16, activation='relu', in_units=6), nn.Dense(3, in_units=16))

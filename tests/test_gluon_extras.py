@@ -23,6 +23,8 @@ from minimx.context import Context
 from minimx.gluon.data import ArrayDataset, DataLoader, FilterSampler, SimpleDataset
 from minimx.gluon.utils import check_sha1, download, replace_file, shape_is_known
 
+pytestmark = pytest.mark.appendix
+
 
 @pytest.fixture
 def no_network(monkeypatch):

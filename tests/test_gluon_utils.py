@@ -12,7 +12,7 @@ from minimx import gluon, nd
 from minimx.base import MXNetError
 from minimx.ndarray.ndarray import NDArray
 
-pytestmark = pytest.mark.ch06
+pytestmark = pytest.mark.ch08
 
 utils = gluon.utils
 

@@ -16,6 +16,8 @@ from minimx import _cupy_standin as cp
 from minimx import gpu_tools, nd
 from minimx.base import MXNetError
 
+pytestmark = pytest.mark.ch09
+
 MiB = 2 ** 20
 
 

@@ -19,7 +19,7 @@ import minimx as mx
 from minimx import autograd, nd
 from minimx.test_utils import check_numeric_gradient
 
-pytestmark = pytest.mark.ch02
+pytestmark = pytest.mark.ch03
 
 FAST = settings(max_examples=15, deadline=None)
 F64 = np.float64

@@ -10,6 +10,8 @@ from minimx import autograd, gluon, nd
 from minimx.base import MXNetError
 from minimx.gluon import nn
 
+pytestmark = pytest.mark.ch10
+
 
 def _lenet():
     net = nn.HybridSequential()

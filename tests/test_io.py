@@ -15,6 +15,8 @@ from minimx import nd
 from minimx.base import MXNetError
 from minimx.io import DataBatch, DataDesc, DataIter, NDArrayIter, ResizeIter
 
+pytestmark = pytest.mark.appendix
+
 
 def epochs(it, count=3):
     """The label (or data) rows and pad of every batch, for `count` epochs."""

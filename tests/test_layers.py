@@ -17,7 +17,7 @@ from minimx.gluon import block as block_module
 from minimx.gluon import nn
 from minimx.test_utils import check_numeric_gradient
 
-pytestmark = pytest.mark.ch03
+pytestmark = pytest.mark.ch04
 
 
 @pytest.fixture(autouse=True)

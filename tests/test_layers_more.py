@@ -16,6 +16,8 @@ from minimx import autograd, gluon, nd
 from minimx.base import MXNetError
 from minimx.gluon import nn
 
+pytestmark = pytest.mark.appendix
+
 
 def fixed(shape):
     """Weights every framework can reproduce: (i % 5 - 2) / 4."""

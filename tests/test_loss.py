@@ -10,7 +10,7 @@ from minimx.base import MXNetError
 from minimx.gluon import block as block_module
 from minimx.test_utils import check_numeric_gradient
 
-pytestmark = pytest.mark.ch05
+pytestmark = pytest.mark.ch07
 
 L = gluon.loss
 RTOL, ATOL = 1e-5, 1e-6

@@ -10,7 +10,7 @@ import pytest
 import minimx as mx
 from minimx import metric, nd
 
-pytestmark = pytest.mark.ch05
+pytestmark = pytest.mark.ch07
 
 
 SCORES = [[0.1, 0.8, 0.1], [0.7, 0.2, 0.1], [0.2, 0.3, 0.5], [0.6, 0.3, 0.1]]   # argmax 1 0 2 0

@@ -25,6 +25,8 @@ from minimx.gluon import nn
 from minimx.gluon.contrib.nn import Concurrent, HybridConcurrent, Identity
 from minimx.gluon.model_zoo import model_store, vision
 
+pytestmark = pytest.mark.appendix
+
 FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures', 'model_zoo')
 
 # name: (input side of the test, parameter scalars, parameter arrays[, scalars at the

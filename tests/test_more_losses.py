@@ -15,6 +15,8 @@ from minimx.base import MXNetError
 from minimx.gluon import block as block_module
 from minimx.test_utils import check_numeric_gradient
 
+pytestmark = pytest.mark.appendix
+
 L = gluon.loss
 
 

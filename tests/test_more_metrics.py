@@ -16,6 +16,8 @@ from numpy.testing import assert_allclose
 import minimx as mx
 from minimx import nd
 
+pytestmark = pytest.mark.appendix
+
 M = mx.metric
 
 B1 = ([nd.array([0, 1, 1, 0, 1])],

@@ -16,6 +16,8 @@ from minimx import autograd, gluon, nd
 from minimx.base import MXNetError
 from minimx.gluon import block as block_module
 
+pytestmark = pytest.mark.appendix
+
 OPT = mx.optimizer
 
 

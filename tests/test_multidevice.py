@@ -12,6 +12,8 @@ from minimx.base import MXNetError
 from minimx.gluon import nn
 from minimx.gluon.data.sampler import SplitSampler
 
+pytestmark = pytest.mark.ch09
+
 TWO = [mx.cpu(0), mx.cpu(1)]
 
 

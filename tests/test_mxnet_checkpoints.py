@@ -18,6 +18,8 @@ from minimx import gluon, nd
 from minimx.base import MXNetError
 from minimx.gluon import nn
 
+pytestmark = pytest.mark.ch11
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(ROOT, 'tests', 'fixtures', 'mxnet_checkpoints')
 BOOK = os.path.join(ROOT, 'book', 'data')

@@ -18,6 +18,8 @@ import minimx as mx
 from minimx import gluon, nd
 from minimx.base import MXNetError
 
+pytestmark = pytest.mark.ch10
+
 FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
 MXNET = os.path.join(FIXTURES, 'mxnet')
 EXPECTED = np.load(os.path.join(MXNET, 'expected.npz'))

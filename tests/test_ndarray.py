@@ -23,7 +23,7 @@ import minimx as mx
 from minimx import autograd, nd
 from minimx.base import MXNetError
 
-pytestmark = pytest.mark.ch01
+pytestmark = pytest.mark.ch02
 
 
 def A(x, **kw):

@@ -14,6 +14,8 @@ from minimx import gluon, nd
 from minimx.base import MXNetError
 from minimx.gluon.model_zoo import vision
 
+pytestmark = pytest.mark.ch11
+
 MISSING = ''
 try:
     import onnx

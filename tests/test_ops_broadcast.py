@@ -10,6 +10,8 @@ from minimx import autograd, nd
 from minimx.base import MXNetError
 from minimx.test_utils import check_numeric_gradient
 
+pytestmark = pytest.mark.appendix
+
 RNG = np.random.default_rng(1)
 A = RNG.uniform(0.5, 2.0, (2, 3)).astype(np.float32)
 B = RNG.uniform(0.5, 2.0, (1, 3)).astype(np.float32)

@@ -11,6 +11,8 @@ from minimx import autograd, nd
 from minimx.base import MXNetError
 from minimx.test_utils import check_numeric_gradient
 
+pytestmark = pytest.mark.appendix
+
 RNG = np.random.default_rng(0)
 M = RNG.normal(size=(3, 3))
 SPD = M @ M.T + 3 * np.eye(3)                     # symmetric positive definite

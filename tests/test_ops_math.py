@@ -15,6 +15,8 @@ from minimx import autograd, nd
 from minimx.base import MXNetError
 from minimx.test_utils import check_numeric_gradient
 
+pytestmark = pytest.mark.appendix
+
 RNG = np.random.default_rng(0)
 INSIDE = RNG.uniform(0.2, 0.8, (2, 3))          # inside every function's domain
 

@@ -18,6 +18,8 @@ from minimx.base import MXNetError
 from minimx.ndarray import nn as chapter2_nn
 from minimx.test_utils import check_numeric_gradient
 
+pytestmark = pytest.mark.appendix
+
 
 def values(shape, seed=0):
     return np.random.default_rng(seed).standard_normal(shape)

@@ -13,6 +13,8 @@ import minimx as mx
 from minimx import autograd, nd
 from minimx.base import MXNetError
 
+pytestmark = pytest.mark.appendix
+
 N = 40000
 
 SAMPLERS = {   # name -> call drawing `shape` samples on `ctx`

@@ -16,6 +16,8 @@ from minimx import autograd, nd
 from minimx.base import MXNetError
 from minimx.test_utils import check_numeric_gradient
 
+pytestmark = pytest.mark.appendix
+
 RNG = np.random.default_rng(0)
 X = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
 

@@ -18,7 +18,7 @@ from minimx import optimizer as opt
 from minimx.base import MXNetError
 from minimx.gluon import Parameter
 
-pytestmark = pytest.mark.ch05
+pytestmark = pytest.mark.ch07
 
 
 def f64(a, ctx=None):

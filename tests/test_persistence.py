@@ -22,7 +22,7 @@ from minimx.gluon import DeferredInitializationError, nn
 from minimx.gluon import block as block_module
 from minimx.ndarray import serialization
 
-pytestmark = pytest.mark.ch06
+pytestmark = pytest.mark.ch08
 
 
 @pytest.fixture(autouse=True)

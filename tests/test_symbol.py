@@ -10,6 +10,8 @@ from minimx import autograd, nd, sym
 from minimx.base import MXNetError
 from minimx.symbol.registry import FUNCTIONS, SPECS
 
+pytestmark = pytest.mark.ch10
+
 # ------------------------------------------------------------------- building graphs
 
 def test_var_attributes_use_mxnet_spellings():

@@ -21,6 +21,8 @@ from minimx import test_utils as tu
 from minimx.base import MXNetError
 from minimx.io import NDArrayIter
 
+pytestmark = pytest.mark.appendix
+
 
 @pytest.fixture
 def restore_context():

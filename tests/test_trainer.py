@@ -19,7 +19,7 @@ from minimx.gluon import Parameter, nn
 from minimx.gluon import block as block_module
 from minimx.ndarray.serialization import load_arrays, save_arrays
 
-pytestmark = pytest.mark.ch05
+pytestmark = pytest.mark.ch07
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -16,6 +16,8 @@ from minimx.base import MXNetError
 from minimx.gluon import nn
 from minimx.gluon.parameter import DeferredInitializationError
 
+pytestmark = pytest.mark.ch12
+
 MINIMX_DIR = os.path.dirname(os.path.abspath(mx.__file__)) + os.sep
 
 

@@ -74,7 +74,7 @@ class Parameter:
         self._deferred_init = ()     # (init, contexts, default_init) while waiting
 
     def __repr__(self) -> str:
-        return f'Parameter {self.name} (shape={self.shape}, dtype={self.dtype})'
+        return f'Parameter {self.name} (shape={self.shape}, dtype={self._dtype_shown})'
 
     @property
     def shape(self):
@@ -102,6 +102,8 @@ class Parameter:
     @dtype.setter
     def dtype(self, dtype) -> None:
         self._dtype = as_dtype(f"Parameter '{self.name}'", dtype)   # a dtype MXNet has
+        # repr shows it as given, as MXNet does: 'float16', or <class 'numpy.float32'>
+        self._dtype_shown = dtype if isinstance(dtype, str) else self._dtype.type
 
     def initialize(self, init=None, ctx=None, default_init=initializer.Uniform(),
                    force_reinit: bool = False) -> None:
@@ -615,7 +617,8 @@ class Constant(Parameter):
                          init=_ConstantValue(value))
 
     def __repr__(self) -> str:
-        return f'Constant {self.name} (shape={self.shape}, dtype={self.dtype})'
+        # MXNet prints the dtype as NumPy's scalar type: <class 'numpy.float32'>
+        return f'Constant {self.name} (shape={self.shape}, dtype={self.dtype.type})'
 
     @property
     def grad_req(self) -> str:
