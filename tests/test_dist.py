@@ -27,6 +27,8 @@ def _mpirun() -> 'str | None':
                         + os.environ.get('PATH', ''))
 
 
+pytestmark = pytest.mark.ch09
+
 MPIRUN = _mpirun()
 needs_mpi = pytest.mark.skipif(
     MPIRUN is None, reason="needs mpi4py and mpirun: pip install 'minimx[dist]'")
@@ -36,8 +38,6 @@ import numpy as np
 import minimx as mx
 from minimx import autograd, gluon, nd
 from minimx.gluon import nn
-
-pytestmark = pytest.mark.ch09
 
 def mlp():
     net = nn.HybridSequential()

@@ -30,7 +30,6 @@ from minimx.ndarray.linalg import potrf as linalg_potrf
 from minimx.ndarray.linalg import potri as linalg_potri
 from minimx.ndarray.linalg import slogdet as linalg_slogdet
 from minimx.ndarray.linalg import sumlogdiag as linalg_sumlogdiag
-from minimx.ndarray.linalg import syevd as _linalg_syevd
 from minimx.ndarray.linalg import syrk as linalg_syrk
 from minimx.ndarray.linalg import trmm as linalg_trmm
 from minimx.ndarray.linalg import trsm as linalg_trsm
