@@ -581,22 +581,13 @@ class Perplexity(EvalMetric):
 
 
 @register('nll_loss')
-class NegativeLogLikelihood(EvalMetric):
-    """Mean of -log(p[label]) over samples (as `mx.metric.NegativeLogLikelihood`)."""
+class NegativeLogLikelihood(CrossEntropy):
+    """Mean of -log(p[label]) over samples (as `mx.metric.NegativeLogLikelihood`): the
+    sum `CrossEntropy` computes, under MXNet's other name."""
 
     def __init__(self, eps: float = 1e-12, name: str = 'nll-loss', output_names=None,
                  label_names=None) -> None:
-        super().__init__(name, eps=eps, output_names=output_names,
-                         label_names=label_names)
-        self.eps = eps
-
-    def update(self, labels, preds) -> None:
-        labels, preds = check_label_shapes(labels, preds, wrap=True)
-        for label, pred in zip(labels, preds):
-            label, pred = _class_rows(self, label, pred, 'probabilities')
-            prob = pred[np.arange(label.size), label]
-            self.sum_metric += float((-np.log(prob + self.eps)).sum())
-            self.num_inst += label.size
+        super().__init__(eps, name, output_names, label_names)
 
 
 @register()

@@ -68,12 +68,10 @@ softmax, log_softmax = Softmax(), _LogSoftmax()
 fluent(softmax=softmax, log_softmax=log_softmax)
 
 
-class _FullyConnectedOp(Operator):
-    name = 'FullyConnected'
+class _BiasedOp(Operator):
+    """An operator of (data, weight[, bias]): FullyConnected and Convolution."""
+
     num_inputs = None   # data, weight[, bias]
-    args = Args(num_hidden=Arg('int', low=1, none=True), no_bias=Arg('bool'),
-                flatten=Arg('bool'))
-    float_only = True
 
     def __call__(self, data, weight, bias=None, out=None, name=None, **attrs):
         self.check((data, weight, bias), attrs)       # no_bias is checked before use
@@ -81,6 +79,13 @@ class _FullyConnectedOp(Operator):
             (data, weight, bias)
         result = invoke(self, inputs, attrs)
         return result if out is None else _write_out(self, out, result)
+
+
+class _FullyConnectedOp(_BiasedOp):
+    name = 'FullyConnected'
+    args = Args(num_hidden=Arg('int', low=1, none=True), no_bias=Arg('bool'),
+                flatten=Arg('bool'))
+    float_only = True
 
     def forward(self, xp, x, w, b=None, num_hidden=None, no_bias=False, flatten=True):
         if flatten:
@@ -149,9 +154,8 @@ def _im2col(xp, x, kernel, stride, dilate, pad):
 _LAYOUTS = ('NCW', 'NCHW', 'NCDHW', 'NWC', 'NHWC', 'NDHWC')   # MXNet's valid values
 
 
-class _ConvolutionOp(Operator):
+class _ConvolutionOp(_BiasedOp):
     name = 'Convolution'
-    num_inputs = None   # data, weight[, bias]
     args = Args(kernel=Arg('shape', low=1), stride=Arg('shape', low=1),
                 dilate=Arg('shape', low=1), pad=Arg('shape', low=0),
                 num_filter=Arg('int', low=1), num_group=Arg('int', low=1),
@@ -159,13 +163,6 @@ class _ConvolutionOp(Operator):
                 workspace=Arg('ignored'), cudnn_tune=Arg('ignored'),
                 cudnn_off=Arg('ignored'))
     float_only = True
-
-    def __call__(self, data, weight, bias=None, out=None, name=None, **attrs):
-        self.check((data, weight, bias), attrs)       # no_bias is checked before use
-        inputs = (data, weight) if bias is None or attrs.get('no_bias') else \
-            (data, weight, bias)
-        result = invoke(self, inputs, attrs)
-        return result if out is None else _write_out(self, out, result)
 
     def forward(self, xp, x, w, b=None, kernel=None, stride=1, dilate=1, pad=0,
                 num_filter=None, num_group=1, no_bias=False, layout='NCHW'):
