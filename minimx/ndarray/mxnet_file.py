@@ -6,11 +6,10 @@ plain bytes in, NumPy arrays out, never a pickle."""
 import math
 import os
 import struct
-import tempfile
 
 import numpy as np
 
-from minimx.base import MXNetError
+from minimx.base import MXNetError, write_atomically
 
 __all__ = ['FLAG_DTYPES', 'DTYPE_FLAGS', 'is_mxnet_file', 'load', 'save']
 
@@ -154,25 +153,7 @@ def save(fname, data) -> None:
     for name in names:
         encoded = str(name).encode('utf-8')
         parts.append(struct.pack('<Q', len(encoded)) + encoded)
-    _write_atomically(os.fspath(fname), b''.join(parts))
-
-
-def _write_atomically(fname: str, payload: bytes) -> None:
-    folder = os.path.dirname(os.path.abspath(fname))
-    if not os.path.isdir(folder):
-        raise MXNetError(f"cannot save {fname!r}: the folder {folder!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(fname) + '.',
-                               suffix='.tmp', dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, fname)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    write_atomically(fname, lambda f: f.write(b''.join(parts)))
 
 
 # The index arrays a sparse record carries (MXNet's storage types 1 and 2).

@@ -3,11 +3,10 @@
 """Saving and loading arrays: atomic writes of NumPy archives, never pickles."""
 
 import os
-import tempfile
 
 import numpy as np
 
-from minimx.base import MXNetError
+from minimx.base import MXNetError, write_atomically
 from minimx.context import Context, cpu
 from minimx.ndarray import mxnet_file
 from minimx.ndarray.ndarray import NDArray, _to_context
@@ -17,23 +16,7 @@ __all__ = ['save_arrays', 'load_arrays', 'save', 'load']
 
 def save_arrays(filename: str, arrays: dict) -> None:
     """Write NumPy arrays to `filename` (.npz) atomically: all or nothing."""
-    filename = os.fspath(filename)
-    folder = os.path.dirname(os.path.abspath(filename))
-    if not os.path.isdir(folder):
-        raise MXNetError(f"cannot save {filename!r}: the folder {folder!r} does not "
-                         "exist")
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(filename) + '.',
-                               suffix='.tmp', dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, filename)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    write_atomically(filename, lambda f: np.savez(f, **arrays))
 
 
 def load_arrays(filename: str, what: str = 'minimx array file') -> dict:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from minimx import symbol as _symbol
-from minimx.base import MXNetError
+from minimx.base import MXNetError, write_atomically
 from minimx.ndarray.serialization import load as _load_arrays
 from minimx.symbol.graph import topo_order
 from minimx.symbol.infer import infer_shapes, infer_types
@@ -257,15 +257,4 @@ def _translate(graph: OnnxGraph, node, names: dict) -> dict:
 
 
 def _write(fname: str, payload: bytes) -> None:
-    folder = os.path.dirname(os.path.abspath(fname))
-    if not os.path.isdir(folder):
-        raise MXNetError(f"ONNX export: cannot write {fname!r}: the folder {folder!r} "
-                         "does not exist")
-    tmp = f'{fname}.tmp{os.getpid()}'
-    try:
-        with open(tmp, 'wb') as f:
-            f.write(payload)
-        os.replace(tmp, fname)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    write_atomically(fname, lambda f: f.write(payload))

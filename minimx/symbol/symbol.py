@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from minimx import name as _name
-from minimx.base import MXNetError
+from minimx.base import MXNetError, write_atomically
 from minimx.context import current_context
-from minimx.ndarray.mxnet_file import DTYPE_FLAGS, _write_atomically
+from minimx.ndarray.mxnet_file import DTYPE_FLAGS
 from minimx.symbol import graph as _graph
 from minimx.symbol.graph import Node, aux_ids, node_attrs, topo_order
 from minimx.symbol.infer import infer_shapes, infer_types
@@ -222,7 +222,7 @@ class Symbol:
 
     def save(self, fname: str, remove_amp_cast: bool = True) -> None:
         """Write `tojson()` to `fname` (atomically)."""
-        _write_atomically(str(fname), self.tojson().encode('utf-8'))
+        write_atomically(fname, lambda f: f.write(self.tojson().encode('utf-8')))
 
     def __call__(self, *args, **kwargs) -> 'Symbol':
         """A copy of the graph with variables replaced by other symbols: positional

@@ -7,7 +7,7 @@ import shutil
 import zipfile
 
 from minimx._arguments import MXNetValueError
-from minimx.base import MXNetError
+from minimx.base import MXNetError, write_atomically
 from minimx.gluon.utils import check_sha1
 
 __all__ = ['get_model_file', 'purge']
@@ -108,10 +108,8 @@ def _unzip(archive: str, member: str, path: str) -> None:
         if member not in zf.namelist():
             raise MXNetError(f"{archive!r} does not hold {member!r}; it holds "
                              f"{zf.namelist()}")
-        partial = path + '.part'
-        with zf.open(member) as src, open(partial, 'wb') as dst:
-            shutil.copyfileobj(src, dst)
-    os.replace(partial, path)
+        with zf.open(member) as src:
+            write_atomically(path, lambda dst: shutil.copyfileobj(src, dst))
 
 
 def purge(root: str = _ROOT) -> None:
