@@ -1,6 +1,6 @@
 """Shared pytest configuration for minimx's tests.
 
-Markers (``gpu``, ``ch02`` ... ``ch12``, ``appendix``, ``tangle``, ``slow``) are declared in
+Markers (``gpu``, ``ch02`` ... ``ch14``, ``appendix``, ``tangle``, ``slow``) are declared in
 pyproject.toml. This file only adds what needs code:
 
 * tests marked ``gpu`` are skipped unless CuPy imports and sees a CUDA device, or

@@ -1,4 +1,4 @@
-"""Chapter 12: anomaly mode. Each recorded operator remembers the user's line and the
+"""Chapter 14: anomaly mode. Each recorded operator remembers the user's line and the
 block path; a NaN or inf made in forward or backward, or an error in backward, is
 reported with them. Turned off, nothing is watched and nothing changes."""
 
@@ -17,7 +17,7 @@ from minimx import anomaly, autograd, gluon, nd
 from minimx.anomaly import AnomalyError
 from minimx.gluon import nn
 
-pytestmark = pytest.mark.ch12
+pytestmark = pytest.mark.ch14
 
 HERE = os.path.relpath(__file__)
 

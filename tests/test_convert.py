@@ -1,4 +1,4 @@
-"""`python -m minimx.convert` (Chapter 11): an MXNet checkpoint in, a summary out, and
+"""`python -m minimx.convert` (Chapter 13): an MXNet checkpoint in, a summary out, and
 ONNX on request."""
 import os
 import re
@@ -12,7 +12,7 @@ import minimx as mx
 from minimx import convert, nd
 from minimx.gluon.model_zoo import vision
 
-pytestmark = pytest.mark.ch11
+pytestmark = pytest.mark.ch13
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOOK = os.path.join(ROOT, 'book', 'data')

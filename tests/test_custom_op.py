@@ -1,4 +1,4 @@
-"""Chapter 12: operators written in Python: `autograd.Function` and MXNet's
+"""Chapter 14: operators written in Python: `autograd.Function` and MXNet's
 `mx.operator` API (`CustomOp`, `CustomOpProp`, `register`, `nd.Custom`, `sym.Custom`).
 
 Gradients are checked against finite differences (`check_numeric_gradient`) and
@@ -16,7 +16,7 @@ from minimx import autograd, gluon, nd
 from minimx.base import MXNetError
 from minimx.test_utils import check_numeric_gradient
 
-pytestmark = pytest.mark.ch12
+pytestmark = pytest.mark.ch14
 
 
 @pytest.fixture(autouse=True)

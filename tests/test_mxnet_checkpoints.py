@@ -1,4 +1,4 @@
-"""MXNet checkpoints of every age (Chapter 11): every binary NDArray layout MXNet 1.x
+"""MXNet checkpoints of every age (Chapter 13): every binary NDArray layout MXNet 1.x
 wrote, the three ways to load a model, and damaged files.
 
 The fixtures in tests/fixtures/mxnet_checkpoints/ were written by MXNet 1.9.1
@@ -18,7 +18,7 @@ from minimx import gluon, nd
 from minimx.base import MXNetError
 from minimx.gluon import nn
 
-pytestmark = pytest.mark.ch11
+pytestmark = pytest.mark.ch13
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(ROOT, 'tests', 'fixtures', 'mxnet_checkpoints')

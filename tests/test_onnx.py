@@ -1,4 +1,4 @@
-"""ONNX export (Chapter 11, `mx.onnx`): every operator that exports, the model zoo with
+"""ONNX export (Chapter 13, `mx.onnx`): every operator that exports, the model zoo with
 MXNet 1.9.1's weights, and the MXNet-trained model of the book, each run in onnxruntime
 and compared with minimx (and MXNet's recorded outputs) to 1e-4."""
 import json
@@ -14,7 +14,7 @@ from minimx import gluon, nd
 from minimx.base import MXNetError
 from minimx.gluon.model_zoo import vision
 
-pytestmark = pytest.mark.ch11
+pytestmark = pytest.mark.ch13
 
 MISSING = ''
 try:

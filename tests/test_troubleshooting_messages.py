@@ -1,4 +1,4 @@
-"""Chapter 12 (issue 14, section 2): messages that misled, tried as a user would.
+"""Chapter 14 (issue 14, section 2): messages that misled, tried as a user would.
 Each test states what the message must say. The code lives in the chapter that owns
 it: ParameterDict.load, Parameter.data and set_data in Chapter 5, Block.load_parameters
 and split_data in Chapter 8, the Trainer in Chapter 7, the dispatcher's warning filter
@@ -16,7 +16,7 @@ from minimx.base import MXNetError
 from minimx.gluon import nn
 from minimx.gluon.parameter import DeferredInitializationError
 
-pytestmark = pytest.mark.ch12
+pytestmark = pytest.mark.ch14
 
 MINIMX_DIR = os.path.dirname(os.path.abspath(mx.__file__)) + os.sep
 

@@ -1,4 +1,4 @@
-"""Train the small MXNet model of Chapter 11 with MXNet 1.9.1 and write its files.
+"""Train the small MXNet model of Chapter 13 with MXNet 1.9.1 and write its files.
 
     /work/mxvenv/bin/python book/data/make_digits_model.py DIGITS_CSV [OUTPUT_FOLDER]
 
@@ -39,7 +39,7 @@ def load_digits(csv_path):
 
 
 def build():
-    """The network; Chapter 11 builds the same class in minimx."""
+    """The network; Chapter 13 builds the same class in minimx."""
     net = nn.HybridSequential(prefix='digits_')
     with net.name_scope():
         net.add(nn.Conv2D(16, kernel_size=3, padding=1),

@@ -612,7 +612,7 @@ def _record(op: Operator, inputs: tuple, attrs: dict, arrays: list, result) -> N
             r._ag = Node(op, attrs, arrays, outputs, parents, i)
     else:
         result._ag = Node(op, attrs, arrays, result._data, parents)
-    if _state.anomaly is not None:   # anomaly mode (Chapter 12): where, and NaNs
+    if _state.anomaly is not None:   # anomaly mode (Chapter 14): where, and NaNs
         _state.anomaly(op, inputs, result)
 
 

@@ -17,7 +17,7 @@ class _AutogradState(threading.local):
 
     recording = False
     training = False
-    anomaly = None    # anomaly mode's callback per recorded operator (Chapter 12)
+    anomaly = None    # anomaly mode's callback per recorded operator (Chapter 14)
 
 
 _state = _AutogradState()
