@@ -6,6 +6,8 @@
 import operator
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from minimx.anomaly import detect_anomaly as detect_anomaly
 from minimx.anomaly import is_anomaly_enabled as is_anomaly_enabled
 from minimx.anomaly import set_detect_anomaly as set_detect_anomaly
@@ -126,7 +128,9 @@ def _topological_order(heads: list) -> tuple:
             if _versions and entry.changed() >= 0:
                 raise _changed_error(entry, entry.changed())
             nodes.append(entry)
-            stack.extend(p for p in entry.parents if type(p) is Node or type(p) is Leaf)
+            for p in entry.parents:
+                if type(p) is Node or type(p) is Leaf:
+                    stack.append(p)
         elif type(entry) is Leaf:
             leaves.append(entry)
     nodes.sort(key=_recording_order)
@@ -168,16 +172,15 @@ def _backward_nodes(order: list, grads: dict, xp) -> None:
         g = grads.pop(node, None)
         if g is None:
             continue
-        attrs = node.attrs
-        if node.op.skips_unneeded:   # tell it which inputs need a gradient at all
+        op, attrs, inputs = node.op, node.attrs, node.inputs
+        if op.skips_unneeded:   # tell it which inputs need a gradient at all
             attrs = {**attrs, 'needs': [type(p) is Node or type(p) is Leaf
                                         for p in node.parents]}
         if node.index is None:
-            in_grads = node.op.backward(xp, g, node.inputs, node.output, **attrs)
+            in_grads = op.backward(xp, g, inputs, node.output, **attrs)
         else:
-            in_grads = node.op.backward(xp, g, node.inputs, node.output, node.index,
-                                        **attrs)
-        for parent, ig, a in zip(node.parents, in_grads, node.inputs):
+            in_grads = op.backward(xp, g, inputs, node.output, node.index, **attrs)
+        for parent, ig, a in zip(node.parents, in_grads, inputs):
             if ig is None or (type(parent) is not Node and type(parent) is not Leaf):
                 continue
             if ig.shape != a.shape:
@@ -296,11 +299,101 @@ def _head_grads(heads: list, head_grads) -> list:
 def backward(heads, head_grads=None, retain_graph: bool = False,
              train_mode: bool = True) -> None:
     """Compute the gradients of `heads` w.r.t. all leaves and write them to `.grad`."""
+    if head_grads is None and type(heads) is NDArray and _plain_head(heads):
+        return _backward_one(heads, retain_graph, train_mode)   # the fast path, below
     heads = [heads] if isinstance(heads, NDArray) else list(heads)
     _check_heads(heads)
     grads = _head_grads(heads, head_grads)
     with _scope(False, train_mode):
         _run_backward(heads, grads, retain_graph)
+
+
+def _plain_head(head: NDArray) -> bool:
+    """Whether `head` is the common case: a live node's output on the CPU."""
+    entry = head._ag
+    return type(entry) is Node and entry.inputs is not None and not head._ctx.is_gpu
+
+
+def _backward_one(head: NDArray, retain_graph: bool, train_mode: bool) -> None:
+    """`backward(head)` for a `_plain_head` with the default head gradient: the same
+    steps as `_run_backward`, without the generality (lists of heads, devices)."""
+    data, entry = head._data, head._ag
+    ones = np.empty(data.shape, data.dtype)
+    ones.fill(1)
+    state = _state
+    saved = state.recording, state.training
+    state.recording = False
+    if train_mode is not None:
+        state.training = train_mode
+    try:
+        chain = _chain_order(entry)
+        if chain is not None:                # no branches: no dictionary of gradients
+            order, leaves = chain
+            grads = _backward_chain(order, ones)
+        else:
+            order, leaves = _topological_order([entry])
+            grads = {entry: ones}
+            _backward_nodes(order, grads, np)
+        if len(leaves) == 1 and leaves[0].req == 'write':   # _write_leaves for one
+            leaf = leaves[0]
+            g, buf = grads.get(leaf), leaf.grad._data
+            if g is not None and g is not ones and _adoptable(g, buf):
+                leaf.grad._data = g          # hand the fresh array over: no copy
+            else:
+                buf[...] = 0 if g is None else g
+                note_write(buf)
+            leaf.fresh = True
+        else:
+            _write_leaves(leaves, grads, None, {id(ones)})
+        if not retain_graph:
+            for node in order:
+                node.release()
+    finally:
+        state.recording, state.training = saved
+
+
+def _chain_order(entry: Node) -> 'tuple | None':
+    """`_topological_order([entry])` when the graph is a chain (each node has one
+    parent in the graph), without the stack and the set; None if it branches."""
+    nodes = []
+    while type(entry) is Node:
+        if entry.inputs is None:
+            raise _released_error()
+        if _versions and entry.changed() >= 0:
+            raise _changed_error(entry, entry.changed())
+        nodes.append(entry)
+        parent = None
+        for p in entry.parents:
+            if type(p) is Node or type(p) is Leaf:
+                if parent is not None:
+                    return None                  # a branch: the general walk
+                parent = p
+        entry = parent
+    nodes.reverse()
+    return nodes, ([] if entry is None else [entry])
+
+
+def _backward_chain(order: list, g) -> dict:
+    """`_backward_nodes` for a chain: each node's gradient goes to its one parent in
+    the graph, so no dictionary collects them; returns {leaf: gradient} (or {})."""
+    for node in reversed(order):
+        op, attrs, inputs, parents = node.op, node.attrs, node.inputs, node.parents
+        if op.skips_unneeded:
+            attrs = {**attrs, 'needs': [type(p) is Node or type(p) is Leaf
+                                        for p in parents]}
+        if node.index is None:
+            in_grads = op.backward(np, g, inputs, node.output, **attrs)
+        else:
+            in_grads = op.backward(np, g, inputs, node.output, node.index, **attrs)
+        for parent, ig, a in zip(parents, in_grads, inputs):
+            if type(parent) is Node or type(parent) is Leaf:   # the one in the graph
+                break
+        else:
+            return {}
+        if ig is None:
+            return {}
+        g = ig if ig.shape == a.shape else _unbroadcast(ig, a.shape)
+    return {parent: g}
 
 
 def grad(heads, variables, head_grads=None, retain_graph: 'bool | None' = None,

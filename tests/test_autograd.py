@@ -17,6 +17,7 @@ from minimx.base import MXNetError
 from minimx.ndarray.tape import _pins, _versions
 
 pytestmark = pytest.mark.ch03
+F64 = np.float64
 
 
 @pytest.fixture(autouse=True)
@@ -812,3 +813,146 @@ def test_gradient_flows_through_copies_between_contexts():
     z.backward()
     assert x.grad.context is mx.cpu(0)
     assert_array_equal(x.grad.asnumpy(), [2 * 1 + 1, 2 * 2 + 1])
+
+
+# ----------------------------------------------------------------------------- fast paths
+
+def _graph(x, w):
+    """A small graph with a shared leaf, a broadcast, scalar forms and a reduction."""
+    h = x * 2 + 1                       # scalar forms (the fast paths of x * 2, x + 1)
+    z = (h * w + x).sum(axis=0)         # w broadcasts along axis 0
+    return (z * z).sum() - 3 * x.sum()
+
+
+@pytest.mark.parametrize('train_mode', [True, False])
+def test_the_fast_backward_gives_the_general_paths_gradients(train_mode):
+    """`y.backward()` (one head, default head gradient: the fast path) and
+    `autograd.backward([y], [ones])` (the general path) agree exactly, and both
+    agree with the gradients worked out by hand."""
+    rng = np.random.default_rng(12)
+    xv = rng.standard_normal((3, 4)).astype(np.float32)
+    wv = rng.standard_normal((4,)).astype(np.float32)
+    results = []
+    for general in (False, True):
+        x, w = leaf(xv), leaf(wv)
+        with autograd.record(train_mode=train_mode):
+            y = _graph(x, w)
+        if general:
+            autograd.backward([y], [nd.ones((1,))], train_mode=train_mode)
+        else:
+            y.backward(train_mode=train_mode)
+        assert flags() == (False, False)            # the scopes are restored
+        results.append((x.grad.asnumpy(), w.grad.asnumpy()))
+    assert_array_equal(results[0][0], results[1][0])
+    assert_array_equal(results[0][1], results[1][1])
+    # by hand, in float64: z_j = sum_i (2 x_ij + 1) w_j + x_ij, y = sum_j z_j^2 - 3 sum x
+    x64, w64 = xv.astype(F64), wv.astype(F64)
+    z = ((2 * x64 + 1) * w64 + x64).sum(axis=0)
+    assert_allclose(results[0][0], np.broadcast_to(2 * z * (2 * w64 + 1) - 3, (3, 4)),
+                    rtol=1e-5, atol=1e-5)
+    assert_allclose(results[0][1], 2 * z * (2 * x64 + 1).sum(axis=0), rtol=1e-5)
+
+
+def test_the_fast_backward_keeps_its_errors_and_restores_the_flags():
+    x = leaf([1.0, 2.0])
+    with autograd.record():
+        y = (x * 2).sum()
+    y.backward()
+    with autograd.record():                          # released: the same error ...
+        with pytest.raises(MXNetError, match='already freed'):
+            y.backward()
+        assert flags() == (True, True)               # ... and record() still holds
+    w = leaf([1.0, 2.0])
+    with autograd.record():
+        y = (w * w).sum()
+    w[:] = 5                                         # written in place after recording
+    with pytest.raises(MXNetError, match='changed in place'):
+        y.backward()
+    assert flags() == (False, False)
+    del y
+    assert no_pins()
+
+
+def test_the_fast_backward_honours_grad_req_and_retain_graph():
+    x = leaf([1.0, 2.0], grad_req='add')
+    with autograd.record():
+        y = (x * 3).sum()
+    y.backward(retain_graph=True)
+    y.backward()                                     # a second pass, added in
+    assert_array_equal(x.grad.asnumpy(), [6, 6])
+    with pytest.raises(MXNetError, match='already freed'):
+        y.backward()
+    n = leaf([1.0, 2.0], grad_req='null')
+    with autograd.record():
+        y = (n * 3).sum()
+    y.backward()
+    assert_array_equal(n.grad.asnumpy(), [0, 0])     # 'null': left as it was
+
+
+@pytest.mark.parametrize('dtype', ['float32', 'float64', 'int32', 'uint8'])
+@pytest.mark.parametrize('shape', [(1,), (5,), (3, 4), (2, 3, 4)])
+def test_a_sum_over_every_axis_is_numpys_sum_to_the_bit(shape, dtype):
+    """`x.sum()` takes a shortcut (no NumPy scalar on the way); its value is NumPy's,
+    to the last bit, in the input's dtype and with MXNet's shape (1,)."""
+    values = np.random.default_rng(3).uniform(0, 100, size=shape).astype(dtype)
+    for result in (nd.array(values, dtype=dtype).sum(),
+                   nd.sum(nd.array(values, dtype=dtype), axis=tuple(range(len(shape))))):
+        assert result.shape == (1,) and result.dtype == np.dtype(dtype)
+        assert_array_equal(result.asnumpy(), np.array([values.sum()]).astype(dtype))
+    kept = nd.array(values, dtype=dtype).sum(keepdims=True)
+    assert kept.shape == (1,) * len(shape)
+    assert_array_equal(kept.asnumpy(), values.sum(keepdims=True).astype(dtype))
+
+
+def test_scalar_forms_of_add_and_multiply_keep_their_gradients():
+    """The scalar rules of `x * c`, `c * x`, `x + c`, `c + x` (the fast cases), and of
+    the others through their binary rules, by hand."""
+    x = leaf([1.0, -2.0, 4.0])
+    cases = [(lambda v: v * 2.5, 2.5), (lambda v: 2.5 * v, 2.5), (lambda v: v + 7, 1),
+             (lambda v: 7 + v, 1), (lambda v: v - 7, 1), (lambda v: 7 - v, -1),
+             (lambda v: v / 4, 0.25), (lambda v: v * np.float32(3), 3)]
+    for f, slope in cases:
+        with autograd.record():
+            y = f(x)
+        y.backward()
+        assert_array_equal(x.grad.asnumpy(), [slope] * 3)
+    i = nd.array([1, 2, 3], dtype='int32')            # an int array: the scalar is cast
+    assert_array_equal((i * 2.7).asnumpy(), [2, 4, 6])
+    assert (i * 2.7).dtype == np.int32
+
+
+def _chains():
+    """Graphs without branches (each node has one input in the graph), with what a
+    chain can hold: constants, broadcasting, a step function, several outputs, and an
+    operator that skips unneeded gradients."""
+    c = nd.array([[1.0, -2.0, 3.0], [0.5, 0.25, -1.0]])
+    data = nd.array([[1.0, 2.0], [3.0, -1.0]])
+    yield 'constants', lambda x: ((x * c) / 2 - 1).sum()
+    yield 'broadcast', lambda x: (c + x[0]).sum()                 # (3,) broadcast to (2, 3)
+    yield 'step', lambda x: (x > 0).sum()                         # no gradient reaches x
+    yield 'split', lambda x: nd.split(x, num_outputs=3, axis=1)[1].sum() * 3
+    yield 'dense', lambda x: nd.FullyConnected(data, x[:, :2], num_hidden=2,
+                                                no_bias=True).sum()
+
+
+@pytest.mark.parametrize('name, f', list(_chains()), ids=[n for n, _ in _chains()])
+def test_the_chain_backward_gives_the_general_paths_gradients(name, f):
+    rng = np.random.default_rng(5)
+    xv = rng.standard_normal((2, 3)).astype(np.float32)
+    grads = []
+    for general in (False, True):
+        x = leaf(xv)
+        with autograd.record():
+            y = f(x)
+        if general:
+            autograd.backward([y], [nd.ones(y.shape)])
+        else:
+            y.backward()
+        grads.append(x.grad.asnumpy())
+    assert_array_equal(grads[0], grads[1])
+    expected = {'constants': np.array([[0.5, -1, 1.5], [0.25, 0.125, -0.5]]),
+                'broadcast': np.array([[2, 2, 2], [0, 0, 0]]),
+                'step': np.zeros((2, 3)),
+                'split': np.array([[0, 3, 0], [0, 3, 0]]),
+                'dense': np.array([[4, 1, 0], [4, 1, 0]])}[name]
+    assert_allclose(grads[0], expected)

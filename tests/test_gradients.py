@@ -828,3 +828,16 @@ def test_mask_times_input_differentiates_through_the_product_only():
         y = (x > 0) * x * x
     y.backward()
     assert_array_equal(x.grad.asnumpy(), [0, 1, 4])
+
+
+def test_relu_at_nan_is_mxnets():
+    """MXNet 1.9.1's `nd.relu` keeps a NaN, forward and backward: relu([nan, -1, 0, 2])
+    is [nan, 0, 0, 2] and its gradient [nan, 0, 0, 1] (recorded with MXNet 1.9.1;
+    `nd.Activation(act_type='relu')` there gives 0 and 0 at NaN, a different kernel)."""
+    x = nd.array([np.nan, -1.0, 0.0, 2.0])
+    x.attach_grad()
+    with autograd.record():
+        y = nd.relu(x)
+    y.backward()
+    assert_array_equal(y.asnumpy(), [np.nan, 0, 0, 2])
+    assert_array_equal(x.grad.asnumpy(), [np.nan, 0, 0, 1])

@@ -46,13 +46,23 @@ class _ScalarOp(Operator):
     def forward(self, xp, x, scalar):
         if x.dtype.kind != 'f':
             scalar = x.dtype.type(scalar)   # MXNet casts the scalar: int32 * 2.5 is * 2
-        if self.reflected:
+        kind = type(self.op)
+        if kind is _Mul:                  # the common cases, without a call
+            out = scalar * x if self.reflected else x * scalar
+        elif kind is _Add:
+            out = scalar + x if self.reflected else x + scalar
+        elif self.reflected:
             out = self.op.forward(xp, scalar, x)
         else:
             out = self.op.forward(xp, x, scalar)
         return out if out.dtype == x.dtype else out.astype(x.dtype)
 
     def backward(self, xp, g, inputs, out, scalar):
+        kind = type(self.op)
+        if kind is _Mul:                 # the common cases, without the unused half
+            return (g * scalar,)
+        if kind is _Add:
+            return (g,)
         (x,) = inputs
         if self.reflected:
             return (self.op.backward(xp, g, (scalar, x), out)[1],)
@@ -216,11 +226,14 @@ def _check_scalar(op: Operator, value):
 
 def _method(op: _BinaryOp, reflected: bool = False):
     """The NDArray method for a Python operator: `x + y` is `add(x, y)`."""
+    scalar_op = op.scalar_op
     if reflected:
         def method(self, other):
             return _apply_binary(op, other, self)
     else:
         def method(self, other):
+            if type(other) is float or type(other) is int:    # x * 2: the fast path
+                return invoke(scalar_op, (self,), {'scalar': other})
             return _apply_binary(op, self, other)
     base = op.name.replace('broadcast_', '')
     method.__name__ = f"__{'r' if reflected else ''}{base}__"

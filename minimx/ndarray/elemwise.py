@@ -5,7 +5,7 @@
 import numpy as np
 
 from minimx.base import Arg, Args, MXNetTypeError, MXNetValueError, is_int
-from minimx.ndarray.ndarray import Operator, fluent
+from minimx.ndarray.ndarray import Operator, fluent, invoke
 
 __all__ = [
     'exp',
@@ -204,23 +204,36 @@ class _Reduce(Operator):
         return axes
 
     def forward(self, xp, x, axis=None, keepdims=False, exclude=False):
-        axes = self.axes(x.ndim, axis, exclude)
+        axes = tuple(range(x.ndim)) if axis is None else \
+            self.axes(x.ndim, axis, exclude)
         # The array method (x.sum) skips NumPy's Python-level wrapper (np.sum); a mean
         # is a sum and a division, cheaper than x.mean's bookkeeping on small arrays.
         if self.name == 'mean':
             count = _shape_size(x.shape[a] for a in axes)
             out = x.sum(axis=axes, keepdims=keepdims) / x.dtype.type(count or 1) \
                 if x.dtype.kind == 'f' else x.mean(axis=axes, keepdims=keepdims)
+        elif self.name == 'sum' and xp is np:    # x.sum's own code, minus a Python call
+            if not keepdims and x.ndim and len(axes) == x.ndim:   # (1,), not a scalar
+                out = np.add.reduce(x, axis=axes, keepdims=True).reshape(1)
+            else:
+                out = np.add.reduce(x, axis=axes, keepdims=keepdims)
         else:
             out = getattr(x, self.name)(axis=axes, keepdims=keepdims)
         return out.astype(x.dtype, copy=False)
 
     def __call__(self, *args, dtype=None, **attrs):
-        _numpy_keywords(self, dtype)
+        if dtype is not None:
+            _numpy_keywords(self, dtype)
+        if len(args) == 1 and not attrs:     # x.sum(): no attribute to check
+            return invoke(self, args, attrs)
         return Operator.__call__(self, *args, **attrs)
 
     def backward(self, xp, g, inputs, out, axis=None, keepdims=False, exclude=False):
         (x,) = inputs
+        if axis is None and self.name == 'sum' and x.ndim:   # x.sum(): g broadcasts as is
+            gx = xp.empty(x.shape, g.dtype)
+            gx[...] = g
+            return (gx,)
         axes = self.axes(x.ndim, axis, exclude)
         g = _expand(g, x, axes)
         if self.name in ('sum', 'mean'):

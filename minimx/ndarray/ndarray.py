@@ -202,9 +202,13 @@ class NDArray:
         if grad_req not in ('write', 'add', 'null'):
             raise MXNetError(f"attach_grad: grad_req must be 'write', 'add' or 'null', "
                              f"got {grad_req!r}")
-        with _device(self._ctx):
-            grad = self._ctx.xp.zeros(self._data.shape, self._data.dtype)
-        self._ag = Leaf(NDArray(grad, self._ctx), grad_req)
+        ctx, data = self._ctx, self._data
+        if ctx.is_gpu:
+            with _device(ctx):
+                grad = ctx.xp.zeros(data.shape, data.dtype)
+        else:
+            grad = np.zeros(data.shape, data.dtype)
+        self._ag = Leaf(NDArray(grad, ctx), grad_req)
 
     @property
     def grad(self) -> 'NDArray | None':
@@ -218,8 +222,8 @@ class NDArray:
     def backward(self, out_grad: 'NDArray | None' = None, retain_graph: bool = False,
                  train_mode: bool = True) -> None:
         """Backpropagate from this array (see `autograd.backward`)."""
-        from minimx import autograd  # a higher layer, needed only when called
-        autograd.backward([self], None if out_grad is None else [out_grad],
+        import minimx.autograd as autograd  # a higher layer, needed only when called
+        autograd.backward(self, None if out_grad is None else [out_grad],
                           retain_graph=retain_graph, train_mode=train_mode)
 
 
@@ -279,21 +283,18 @@ class Operator:
     def __repr__(self) -> str:
         return f'<Operator {self.name}>'
 
-    @property
-    def skips_unneeded(self) -> bool:
-        """Whether backward accepts `needs=[...]` and skips gradients no input needs."""
-        return False
-
 
 def invoke(op: Operator, inputs: tuple, attrs: dict):
     """Apply `op` to NDArray `inputs`: check, compute, wrap, record if recording."""
     try:
         ctx = inputs[0]._ctx
-        arrays = [x._data for x in inputs]
+        if len(inputs) == 1:            # the common case, without a comprehension
+            arrays = [inputs[0]._data]
+        else:
+            arrays = [x._data for x in inputs]
+            _check_inputs(op, inputs, ctx)
     except (AttributeError, IndexError):
         raise _not_ndarray(op, inputs) from None
-    if len(inputs) > 1:
-        _check_inputs(op, inputs, ctx)
     try:
         out = _forward_on_gpu(op, ctx, arrays, attrs) if ctx.is_gpu else \
             op.forward(np, *arrays, **attrs)
@@ -301,8 +302,8 @@ def invoke(op: Operator, inputs: tuple, attrs: dict):
         raise _explain(op, arrays, err) from err
     if type(out) is tuple or type(out) is list:
         result = [_wrap(o, ctx) for o in out]
-    else:
-        result = _wrap(out, ctx)
+    else:                               # _wrap, inlined
+        result = NDArray(out if out.ndim else out.reshape(1), ctx._compute)
     if _state.recording:
         _record(op, inputs, attrs, arrays, result)
     return result
@@ -598,7 +599,7 @@ warnings.filterwarnings('ignore', category=RuntimeWarning, module=r'minimx\.')
 
 
 def _record(op: Operator, inputs: tuple, attrs: dict, arrays: list, result) -> None:
-    parents = [x._ag for x in inputs]
+    parents = [inputs[0]._ag] if len(inputs) == 1 else [x._ag for x in inputs]
     for p in parents:
         if p is not None and p is not NO_GRAD:
             break
@@ -657,3 +658,7 @@ def _check_write(target: NDArray, value) -> None:
             f"writing a recorded array into another array (shape {target.shape}) "
             "inside autograd.record(): the write is not recorded, so no gradient "
             f"would flow back through it. {fix}")
+
+
+# a plain class attribute, not a property: backward reads it once per node
+Operator.skips_unneeded = False

@@ -102,7 +102,9 @@ class Node:
                 _pins[key] = count
             else:
                 del _pins[key]
-                _versions.pop(key, None)
+                if _versions:
+                    _versions.pop(key, None)
 
     def __del__(self) -> None:
-        self.release()
+        if self.inputs is not None:     # not released by backward already
+            self.release()
