@@ -333,3 +333,100 @@ def test_sequential_indexing_slicing_len():
     assert part[0] is net[1]
     net.initialize()
     assert net(nd.ones((2, 2))).shape == (2, 5)
+
+
+# --- the network on one device, the data on another (issue 11) -------------------------
+# MXNet 1.9.1, nn.Dense(3) initialized on cpu(1) and called on cpu(0) data, raises a
+# plain RuntimeError: "Parameter 'dense0_weight' was not initialized on context cpu(0).
+# It was only initialized on [cpu(1)]." (the same check for GPUs: the parameter has no
+# copy on the input's context). minimx keeps the class and adds the block and the fixes.
+
+def _context_error(net, x):
+    with pytest.raises(RuntimeError) as info:
+        net(x)
+    assert type(info.value) is RuntimeError          # MXNet's class, not a subclass
+    return str(info.value)
+
+
+@pytest.mark.parametrize('make, shape', [
+    (lambda: nn.Dense(3), (2, 4)),
+    (lambda: nn.Conv2D(2, 3), (1, 1, 5, 5)),
+    (lambda: nn.BatchNorm(), (2, 3)),
+])
+def test_net_on_one_context_data_on_another_names_block_contexts_and_fix(make, shape):
+    net = make()
+    net.initialize(ctx=mx.cpu(1))
+    net(nd.ones(shape, ctx=mx.cpu(1)))                 # infers its shapes on cpu(1)
+    message = _context_error(net, nd.ones(shape, ctx=mx.cpu(0)))
+    assert message.startswith(net.name + ': ')
+    assert f"'{net.name}_" in message                  # the parameter
+    for part in ('cpu(0)', 'cpu(1)', 'x.as_in_context(cpu(1))',
+                 'net.collect_params().reset_ctx(cpu(0))'):
+        assert part in message
+
+
+def test_the_context_error_reads_as_a_path_through_the_network():
+    net = nn.HybridSequential()
+    net.add(nn.Dense(4, in_units=2), nn.Dense(3, in_units=4))
+    net.initialize(ctx=mx.cpu(1))
+    message = _context_error(net, nd.ones((1, 2)))     # on cpu(0), the default
+    assert message.startswith('hybridsequential0 > dense0: ')
+    assert "Parameter 'dense0_weight' was not initialized on context cpu(0)" in message
+    # the fix the message gives works
+    assert net(nd.ones((1, 2)).as_in_context(mx.cpu(1))).context == mx.cpu(1)
+    net.collect_params().reset_ctx(mx.cpu(0))
+    assert net(nd.ones((1, 2))).context == mx.cpu(0)
+
+
+def test_the_context_error_of_a_hybridized_net_names_it_too():
+    net = nn.HybridSequential()
+    net.add(nn.Dense(3, in_units=2))
+    net.initialize(ctx=mx.cpu(1))
+    net.hybridize()
+    message = _context_error(net, nd.ones((1, 2)))
+    assert message.startswith('hybridsequential0')
+    assert "'dense0_weight'" in message and 'as_in_context(cpu(1))' in message
+
+
+def test_a_block_reading_its_weight_meets_the_operators_context_error():
+    class Scale(Block):
+        def __init__(self):
+            super().__init__()
+            self.w = self.params.get('w', shape=(2,))
+
+        def forward(self, x):
+            return x * self.w.data()                   # the copy on cpu(1)
+
+    block = Scale()
+    block.initialize(ctx=mx.cpu(1))
+    with pytest.raises(MXNetError, match=r'^scale0: .*cpu\(0\).*cpu\(1\).*as_in_context'):
+        block(nd.ones(2))
+
+
+def test_other_runtime_errors_pass_through_blocks_untouched():
+    class Fails(Block):
+        def forward(self, x):
+            raise RuntimeError('mine')
+
+    with pytest.raises(RuntimeError) as info:
+        Fails()(nd.ones(1))
+    assert str(info.value) == 'mine'
+
+
+def test_a_parameter_asked_for_another_context_than_the_inputs_keeps_its_message():
+    class Other(Block):
+        def __init__(self):
+            super().__init__()
+            self.w = self.params.get('w', shape=(2,))
+
+        def forward(self, x):
+            return self.w.data(mx.cpu(2))
+
+    block = Other()
+    block.initialize(ctx=mx.cpu(1))
+    with pytest.raises(RuntimeError) as info:
+        block(nd.ones(2))
+    assert str(info.value) == ("other0: Parameter 'other0_w' was not initialized on "
+                               "context cpu(2); it is on [cpu(1)]. Initialize it there "
+                               "(initialize(ctx=...)), move it with reset_ctx(cpu(2)), "
+                               "or send the input to one of those contexts.")

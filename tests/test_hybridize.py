@@ -212,8 +212,8 @@ def test_layers_name_their_nodes_like_their_parameters():
     graph = json.loads(net._last_graph.symbol.tojson())
     prefix = net.prefix
     ops = [(n['op'], n['name']) for n in graph['nodes'] if n['op'] != 'null']
-    assert ops[0] == ('Convolution', prefix + 'conv0_convolution0')
-    assert ('BatchNorm', prefix + 'batchnorm0_batchnorm0') in ops
+    assert ops[0] == ('Convolution', prefix + 'conv0_fwd')
+    assert ('BatchNorm', prefix + 'batchnorm0_fwd') in ops
     assert net._last_graph.symbol.list_auxiliary_states() == \
         [prefix + 'batchnorm0_running_mean', prefix + 'batchnorm0_running_var']
 

@@ -6,6 +6,8 @@ function (float64). One test checks that `layer(x)` hands the same gradients to 
 parameters.
 """
 
+import json
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -415,3 +417,93 @@ def test_a_list_given_to_an_initialized_layer_is_mxnets_assertion_error(make):
     layer.initialize()
     with pytest.raises(AssertionError, match='NDArray type'):
         layer([nd.ones((1, 3, 5)), nd.ones((1, 3, 5))])
+
+
+# --- node names in a graph ------------------------------------------------------------
+# MXNet 1.9.1's `layer(mx.sym.var('data')).get_internals().list_outputs()` in a fresh
+# mx.name.NameManager(), recorded by tests/fixtures/record_layer_node_names.py. A layer
+# names its own operator node '<prefix>fwd'; these names are what -symbol.json files
+# hold, so a graph minimx exports reads in MXNet under the same node names.
+MXNET_NODE_NAMES = {
+    'Dense': ['data', 'dense0_weight', 'dense0_bias', 'dense0_fwd_output'],
+    'Dense_relu': ['data', 'dense0_weight', 'dense0_bias', 'dense0_fwd_output',
+                   'dense0_relu_fwd_output'],
+    'Dense_nobias': ['data', 'dense0_weight', 'dense0_fwd_output'],
+    'Activation': ['data', 'tanh0_fwd_output'],
+    'Dropout': ['data', 'dropout0_fwd_output'],
+    'Dropout_0': ['data', 'dropout0_identity0_output'],
+    'Flatten': ['data', 'flatten0_flatten0_output'],
+    'Embedding': ['data', 'embedding0_weight', 'embedding0_fwd_output'],
+    'LeakyReLU': ['data', 'leakyrelu0_fwd_output'],
+    'BatchNorm': ['data', 'batchnorm0_gamma', 'batchnorm0_beta', 'batchnorm0_running_mean',
+                  'batchnorm0_running_var', 'batchnorm0_fwd_output'],
+    'HybridLambda_str': ['data', 'hybridlambda0_tanh0_output'],
+    'HybridLambda_fn': ['data', 'hybridlambda0_relu0_output'],
+    'Conv2D': ['data', 'conv0_weight', 'conv0_bias', 'conv0_fwd_output'],
+    'Conv2D_relu': ['data', 'conv0_weight', 'conv0_bias', 'conv0_fwd_output',
+                    'conv0_relu_fwd_output'],
+    'MaxPool2D': ['data', 'pool0_fwd_output'],
+    'AvgPool2D': ['data', 'pool0_fwd_output'],
+    'GlobalMaxPool2D': ['data', 'pool0_fwd_output'],
+    'GlobalAvgPool2D': ['data', 'pool0_fwd_output'],
+    'HybridSequential': [
+        'data', 'hybridsequential0_dense0_weight', 'hybridsequential0_dense0_bias',
+        'hybridsequential0_dense0_fwd_output', 'hybridsequential0_dense0_relu_fwd_output',
+        'hybridsequential0_conv0_weight', 'hybridsequential0_conv0_bias',
+        'hybridsequential0_conv0_fwd_output', 'hybridsequential0_batchnorm0_gamma',
+        'hybridsequential0_batchnorm0_beta', 'hybridsequential0_batchnorm0_running_mean',
+        'hybridsequential0_batchnorm0_running_var', 'hybridsequential0_batchnorm0_fwd_output'],
+}
+
+
+def _node_names(make):
+    with mx.name.NameManager():
+        return make()(mx.sym.var('data')).get_internals().list_outputs()
+
+
+def _scoped_net():
+    seq = nn.HybridSequential()
+    with seq.name_scope():
+        seq.add(nn.Dense(4, activation='relu'), nn.Conv2D(3, 3), nn.BatchNorm())
+    return seq
+
+
+@pytest.mark.parametrize('key, make', [
+    ('Dense', lambda: nn.Dense(4)),
+    ('Dense_relu', lambda: nn.Dense(4, activation='relu')),
+    ('Dense_nobias', lambda: nn.Dense(4, use_bias=False, flatten=False)),
+    ('Activation', lambda: nn.Activation('tanh')),
+    ('Dropout', lambda: nn.Dropout(0.5)),
+    ('Dropout_0', lambda: nn.Dropout(0)),
+    ('Flatten', lambda: nn.Flatten()),
+    ('Embedding', lambda: nn.Embedding(10, 4)),
+    ('LeakyReLU', lambda: nn.LeakyReLU(0.1)),
+    ('BatchNorm', lambda: nn.BatchNorm()),
+    ('HybridLambda_str', lambda: nn.HybridLambda('tanh')),
+    ('HybridLambda_fn', lambda: nn.HybridLambda(lambda F, x: F.relu(x))),
+    ('Conv2D', lambda: nn.Conv2D(3, 3)),
+    ('Conv2D_relu', lambda: nn.Conv2D(3, 3, activation='relu')),
+    ('MaxPool2D', lambda: nn.MaxPool2D()),
+    ('AvgPool2D', lambda: nn.AvgPool2D()),
+    ('GlobalMaxPool2D', lambda: nn.GlobalMaxPool2D()),
+    ('GlobalAvgPool2D', lambda: nn.GlobalAvgPool2D()),
+    ('HybridSequential', _scoped_net),
+])
+def test_graph_node_names_are_mxnets(key, make):
+    assert _node_names(make) == MXNET_NODE_NAMES[key]
+
+
+def test_the_fwd_names_reach_the_exported_json():
+    # the activation of Dense is its own block: its node is '<dense prefix>relu_fwd'
+    with mx.name.NameManager():
+        layer = nn.Dense(4, activation='relu', prefix='d_')
+        names = [node['name'] for node in
+                 json.loads(layer(mx.sym.var('data')).tojson())['nodes']]
+    assert names[-1] == 'd_relu_fwd'
+
+
+def test_a_dropout_of_rate_zero_copies_as_mxnets_identity():
+    x = nd.array([1.0, -2.0])
+    y = nn.Dropout(0)(x)
+    assert y is not x
+    assert_allclose(y.asnumpy(), [1.0, -2.0])

@@ -626,3 +626,38 @@ def test_gradients_match_finite_differences(name):
     # Keep the elementwise activations and pooling away from their kinks and ties.
     inputs[0] = np.where(np.abs(inputs[0]) < 0.05, 0.3, inputs[0])
     check_numeric_gradient(fn, inputs, rtol=1e-4, atol=1e-6)
+
+
+# nd.Activation on [-2, -0.5, 0, 0.7, 3, NaN], outputs and gradients recorded from
+# MXNet 1.9.1 (rounded to 4 places): relu gives 0 at NaN (nd.relu keeps the NaN), and
+# softrelu's slope at 0 is sigmoid(0) = 0.5.
+_ACTIVATION_MXNET = {
+    'relu': ([0, 0, 0, 0.7, 3, 0], [0, 0, 0, 1, 1, 0]),
+    'sigmoid': ([0.1192, 0.3775, 0.5, 0.6682, 0.9526, np.nan],
+                [0.105, 0.235, 0.25, 0.2217, 0.0452, np.nan]),
+    'tanh': ([-0.964, -0.4621, 0, 0.6044, 0.9951, np.nan],
+             [0.0707, 0.7864, 1, 0.6347, 0.0099, np.nan]),
+    'softrelu': ([0.1269, 0.4741, 0.6931, 1.1032, 3.0486, np.nan],
+                 [0.1192, 0.3775, 0.5, 0.6682, 0.9526, np.nan]),
+    'softsign': ([-0.6667, -0.3333, 0, 0.4118, 0.75, np.nan],
+                 [0.1111, 0.4444, 1, 0.346, 0.0625, np.nan]),
+}
+
+
+@pytest.mark.filterwarnings('ignore:invalid value:RuntimeWarning')   # the NaN input
+@pytest.mark.parametrize('hybrid', [False, True])
+@pytest.mark.parametrize('act_type', sorted(_ACTIVATION_MXNET))
+def test_activation_values_and_gradients_as_mxnet(act_type, hybrid):
+    from minimx import gluon
+    block = gluon.nn.Activation(act_type)
+    if hybrid:
+        block.hybridize()
+    for _ in range(2 if hybrid else 1):      # the second call runs the compiled plan
+        x = nd.array([-2.0, -0.5, 0.0, 0.7, 3.0, np.nan])
+        x.attach_grad()
+        with autograd.record():
+            y = block(x)
+        y.backward()
+    want_y, want_g = _ACTIVATION_MXNET[act_type]
+    np.testing.assert_allclose(y.asnumpy(), want_y, atol=6e-5)
+    np.testing.assert_allclose(x.grad.asnumpy(), want_g, atol=6e-5)

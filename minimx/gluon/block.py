@@ -14,8 +14,15 @@ from minimx import name as _name
 from minimx import ndarray as nd
 from minimx import symbol as _symbol
 from minimx.base import MXNetAssertionError, MXNetError, MXNetTypeError, MXNetValueError
-from minimx.executor import Program
-from minimx.gluon.parameter import DeferredInitializationError, Parameter, ParameterDict
+from minimx.executor import compile_program
+from minimx.gluon.parameter import (
+    DeferredInitializationError,
+    Parameter,
+    ParameterDict,
+    _few,
+    _nothing_matched,
+    _prefix_change,
+)
 from minimx.ndarray import mxnet_file
 from minimx.ndarray.serialization import load as _load_arrays
 from minimx.ndarray.serialization import save as _save_arrays
@@ -169,9 +176,11 @@ class Block:
                 hook(self, args)
         try:
             out = self.forward(*args)
-        except MXNetError as err:
+        except RuntimeError as err:      # an MXNetError, or a parameter's (Chapter 5)
+            message = _message_in_block(err, args)
+            if message is None:          # another RuntimeError: as it is
+                raise
             path = [self.name] + getattr(err, '_block_path', [])
-            message = getattr(err, '_message', str(err))
             try:                         # the same class: `except ValueError` still works
                 new = type(err)(' > '.join(path) + ': ' + message)
             except TypeError:            # a class whose constructor wants more: as it is
@@ -323,6 +332,7 @@ class Block:
         if loaded and params and not set(loaded) <= set(params) and \
                 not any('.' in key for key in loaded):
             # Full names, as written by collect_params().save(): match them MXNet's way.
+            _check_full_names(self, filename, loaded)
             self.collect_params().load(filename, ctx, allow_missing, ignore_extra,
                                        self.prefix, cast_dtype, dtype_source)
             return
@@ -334,6 +344,22 @@ class Block:
                 except MXNetError as err:           # the same class: AssertionError stays
                     raise type(err)(f"load_parameters: {key!r} in {filename!r}: "
                                     f"{err}") from None
+
+
+def _message_in_block(err: RuntimeError, args: tuple) -> 'str | None':
+    """What a block says of `err` after its name; None: pass `err` on untouched."""
+    if hasattr(err, '_message'):                  # a child block already said it
+        return err._message
+    missing = getattr(err, '_no_copy', None)      # a parameter with no copy on ctx
+    if missing is None:
+        return str(err) if isinstance(err, MXNetError) else None
+    name, ctx, where = missing
+    if not any(getattr(x, 'context', None) == ctx for x in args):
+        return str(err)
+    return (f"Parameter '{name}' was not initialized on context {ctx}, the context "
+            f"of the input; it is on {where}. Net on one device, data on another: "
+            f"move the data, x.as_in_context({where[0]}), or the network, "
+            f"net.collect_params().reset_ctx({ctx}).")
 
 
 class _HookHandle:
@@ -421,10 +447,16 @@ class HybridBlock(Block):
         """Run this block (and its children) as a graph from the next call on.
 
         The next call traces `hybrid_forward` once, with `F = mx.sym` and Symbol inputs,
-        and caches the graph; later calls run the graph on the arrays. MXNet's options
-        (`static_alloc`, `static_shape`, ...) are accepted and recorded; call
-        `hybridize()` again to trace anew, `hybridize(False)` to go back to Python.
+        and caches the graph; later calls run the graph on the arrays, compiled (Chapter
+        11). As in MXNet, `static_alloc=True` keeps the plan's buffers from call to call,
+        and `static_shape=True` stops re-checking the plan for new input shapes; other
+        MXNet options are accepted and ignored. Call `hybridize()` again to trace anew,
+        `hybridize(False)` to go back to Python.
         """
+        if kwargs.get('static_shape') and not kwargs.get('static_alloc'):
+            raise MXNetError(f"hybridize: static_shape=True needs static_alloc=True (as in "
+                             f"MXNet); call {self.name}.hybridize(static_alloc=True, "
+                             "static_shape=True)")
         self._active, self._flags = active, kwargs
         self._graphs = {}
         for child in self._children.values():
@@ -516,13 +548,50 @@ def _missing_error(filename, missing: list, params: dict, loaded: dict,
             f"{p!r} are this block's.")
     if nothing:
         return MXNetAssertionError(
-            f"load_parameters: nothing in {filename!r} ({sorted(loaded)}) matches "
-            f"this network's keys ({missing}), so nothing would be loaded. Was it "
-            "saved from a network of another structure?")
+            f"load_parameters: nothing in {filename!r} ({_few(sorted(loaded))}) "
+            f"matches this network's keys ({_few(missing)}), so nothing would be "
+            f"loaded. {_structural_fix(filename, sorted(loaded), list(params))}")
     return MXNetAssertionError(
         f"load_parameters: {missing} missing in {filename!r}, which holds "
         f"{sorted(loaded)}. Was it saved from a network of another structure? Set "
         "allow_missing=True to keep those parameters as they are.")
+
+
+def _structural_fix(filename, keys: list, names: list) -> str:
+    """The way out when no structural key matched: the file of a part, renamed keys."""
+    parts = [n[:len(n) - len(keys[0])] for n in names if n.endswith('.' + keys[0])]
+    parts = [p for p in parts if all(p + k in names for k in keys)]
+    if parts:                                # saved from a part of this network
+        where = ' or '.join('net' + ''.join(f'[{k}]' if k.isdigit() else f'.{k}'
+                                            for k in p[:-1].split('.')) for p in parts)
+        return (f"They are the keys of a part of this network: load the file into "
+                f"that part, {where}.load_parameters({filename!r}).")
+    moved = _prefix_change(keys, names, '.')
+    if moved is not None:                    # an attribute renamed
+        old, new = moved
+        return (f"They are the same keys under {old!r} where this network has {new!r} "
+                "(an attribute renamed?): rename them, nd.save(new_file, {"
+                f"{new!r} + k[{len(old)}:]: v for k, v in nd.load({filename!r})"
+                ".items()}), and load new_file.")
+    return ("Was it saved from a network of another structure? Load it into one "
+            "built by the same code (the same children, in the same order, under "
+            "the same attribute names), or rename its keys: nd.load, a dict with "
+            "the new keys, nd.save.")
+
+
+def _check_full_names(block, filename, loaded: dict) -> None:
+    """load_parameters of a file of full names: refuse one in which nothing matches
+    (MXNet reads its keys under the block's prefix: 'dense0_weight' for 'net_dense0_')."""
+    names = list(block.collect_params().keys())
+    if any(block.prefix + key in names for key in loaded):
+        return
+    if any(key in names for key in loaded):
+        raise MXNetAssertionError(
+            f"load_parameters: {filename!r} holds this network's full names "
+            f"({_few(sorted(loaded))}), as net.collect_params().save writes them, and "
+            f"load_parameters reads keys without the prefix {block.prefix!r}: load it "
+            f"with net.collect_params().load({filename!r}).")
+    raise _nothing_matched(repr(filename), sorted(loaded), names, 'load_parameters')
 
 
 def _holding_prefixes(missing: list, params: dict, loaded: dict) -> list:
@@ -541,7 +610,10 @@ class _Graph:
 
     def __init__(self, block: Block, names: list, outputs: 'Symbol', many) -> None:
         self.names, self.symbol, self.many = names, outputs, many
-        self.program = Program(outputs._entries)
+        flags = getattr(block, '_flags', {})
+        self.program = compile_program(      # Chapter 11: a plan of raw operators
+            outputs._entries, static_alloc=bool(flags.get('static_alloc')),
+            static_shape=bool(flags.get('static_shape')))
         params = {p.name: p for p in block.collect_params().values()}
         used = outputs.list_inputs()
         strangers = [n for n in used if n not in params and n not in names]
@@ -659,6 +731,13 @@ class SymbolBlock(HybridBlock):
         self._outputs, self._input_names = outputs, names
         self._graph = self._last_graph = _Graph(self, names, outputs,
                                                 list if len(outputs) > 1 else None)
+
+    def hybridize(self, active: bool = True, **kwargs) -> None:
+        """A SymbolBlock always runs its graph; hybridize's flags (static_alloc,
+        static_shape) apply to it from the next call on."""
+        HybridBlock.hybridize(self, active, **kwargs)
+        self._graph = self._last_graph = _Graph(self, self._input_names, self._outputs,
+                                                self._graph.many)
 
     def forward(self, x, *args):
         if isinstance(x, Symbol):              # inside a graph being traced: compose

@@ -4,6 +4,7 @@
 """Parameters (`gluon.Parameter`), their dictionaries, and deferred initialization."""
 
 import numbers
+import os
 import warnings
 from collections import OrderedDict
 
@@ -371,10 +372,12 @@ def _no_copy_error(param: Parameter, ctx, asked) -> RuntimeError:
             f"Parameter '{param.name}' has one copy on each of {where} and none on the "
             f"current context {ctx}: say which copy, .data({where[0]}) or "
             f".grad({where[0]}), or take them all with .list_data() or .list_grad().")
-    return RuntimeError(f"Parameter '{param.name}' was not initialized on context "
-                        f"{ctx}; it is on {where}. Initialize it there "
-                        f"(initialize(ctx=...)), move it with reset_ctx({ctx}), or "
-                        "send the input to one of those contexts.")
+    err = RuntimeError(f"Parameter '{param.name}' was not initialized on context "
+                       f"{ctx}; it is on {where}. Initialize it there "
+                       f"(initialize(ctx=...)), move it with reset_ctx({ctx}), or "
+                       "send the input to one of those contexts.")
+    err._no_copy = (param.name, ctx, where)     # for the block that asked (Chapter 4)
+    return err
 
 
 class ParameterDict:
@@ -500,7 +503,7 @@ class ParameterDict:
         loaded = {restore_prefix + (k[4:] if k[:4] in ('arg:', 'aux:') else k): v.asnumpy()
                   for k, v in arrays.items()}
         if loaded and self._params and not any(n in loaded for n in self._params):
-            raise _nothing_matched(filename, sorted(loaded), list(self.keys()))
+            raise _nothing_matched(f"'{filename}'", sorted(loaded), list(self.keys()))
         missing = [n for n in self.keys() if n not in loaded]
         extra = [n for n in loaded if n not in self._params]
         if missing and not allow_missing:      # MXNet asserts both
@@ -526,6 +529,9 @@ class ParameterDict:
         source = repr(filename) if filename else 'param_dict'
         loaded = {restore_prefix + (k[4:] if k[:4] in ('arg:', 'aux:') else k): v
                   for k, v in param_dict.items()}
+        if loaded and self._params and not any(n in loaded for n in self._params):
+            raise _nothing_matched(source, sorted(loaded), list(self.keys()),
+                                   'ParameterDict.load_dict')
         missing = [n for n in self.keys() if n not in loaded]
         extra = [n for n in loaded if n not in self._params]
         if missing and not allow_missing:
@@ -569,22 +575,48 @@ def _mismatch(name, key, value, existing) -> str:
             f"not match its stored {key}={existing!r}.")
 
 
-def _nothing_matched(filename: str, keys: list, names: list) -> MXNetAssertionError:
-    """The error of a load in which no key of the file is a name of the dict."""
+def _nothing_matched(source: str, keys: list, names: list,
+                     who: str = 'ParameterDict.load') -> MXNetAssertionError:
+    """The error of a load in which no key of `source` (a file's name in quotes, or
+    'param_dict') is one of `names`: say so, show a few of each, and the way out."""
+    head = (f"{who}: nothing in {source} ({_few(keys)}) matches a parameter name "
+            f"({_few(names)}), so nothing would be loaded")
+    arrays = source if source == 'param_dict' else f"nd.load({source})"
     if any('.' in k for k in keys):          # structural keys, as save_parameters's
         return MXNetAssertionError(
-            f"ParameterDict.load: nothing in '{filename}' matches this ParameterDict: "
-            f"the file holds structural keys ({_few(keys)}), as Block.save_parameters "
-            f"writes them, and a ParameterDict knows only full names ({_few(names)}). "
-            f"Load it with net.load_parameters('{filename}') on the network that "
-            "saved it.")
+            f"{head}. The file's keys are structural, as Block.save_parameters writes "
+            "them, and a ParameterDict knows only full names: load it with "
+            f"net.load_parameters({source}) on a network of the same structure.")
+    moved = _prefix_change(keys, names, '_')
+    if moved is None:
+        fix = "Was the file saved from a network of another structure?"
+    elif not moved[0]:                       # saved with strip_prefix
+        fix = (f"The file's names lack this network's prefix {moved[1]!r}: load with "
+               f"restore_prefix={moved[1]!r}.")
+    else:                                    # the classic: another name scope
+        old, new = moved
+        fix = (f"They are the same names under another prefix, {old!r} in the file "
+               f"and {new!r} here (the network was built in another name scope, or "
+               "after other networks). Rename the keys as you load them: "
+               f"net.collect_params().load_dict({{k.replace({old!r}, {new!r}, 1): v "
+               f"for k, v in {arrays}.items()}}), or build the network with "
+               f"prefix={old!r} and load with net.collect_params().load.")
     return MXNetAssertionError(
-        f"ParameterDict.load: nothing in '{filename}' ({_few(keys)}) matches this "
-        f"ParameterDict ({_few(names)}), so nothing would be loaded. Full names carry "
-        "the network's prefix, which differs between two networks built in one "
-        "program: save with strip_prefix=net.prefix and load with "
-        "restore_prefix=net.prefix, or use net.save_parameters and "
+        f"{head}. {fix} Full names carry the network's prefix, which changes with the "
+        "order and scope of construction: save with strip_prefix=net.prefix and load "
+        "with restore_prefix=net.prefix, or better, use net.save_parameters and "
         "net.load_parameters, whose keys do not depend on prefixes.")
+
+
+def _prefix_change(keys: list, names: list, sep: str) -> 'tuple | None':
+    """(old, new) if `keys` are `names` with the leading `new` replaced by `old` (the
+    parts of the common prefixes up to their last `sep`), else None."""
+    def split(items):
+        common = os.path.commonprefix(list(items))
+        head = common[:common.rfind(sep) + 1]
+        return head, {item[len(head):] for item in items}
+    (old, rest), (new, wanted) = split(keys), split(names)
+    return (old, new) if old != new and rest == wanted else None
 
 
 def _few(names: list) -> str:

@@ -7,8 +7,7 @@ import numpy as np
 
 from minimx.base import Arg, Args, MXNetError, MXNetTypeError, MXNetValueError
 from minimx.ndarray.creation import _check_ndarray
-from minimx.ndarray.elemwise import _normalize_axis, exp, log, relu, sigmoid, tanh
-from minimx.ndarray.elemwise import abs as _abs
+from minimx.ndarray.elemwise import _normalize_axis, exp, relu, sigmoid
 from minimx.ndarray.indexing import take
 from minimx.ndarray.ndarray import Operator, _write_out, fluent, invoke
 from minimx.ndarray.random import uniform
@@ -408,20 +407,47 @@ def Dropout(data, p: float = 0.5, mode: str = 'training', axes=()):
 _ACTIVATIONS = ('relu', 'sigmoid', 'tanh', 'softrelu', 'softsign')
 
 
+class _Activation(Operator):
+    """MXNet's one `Activation` operator. Every backward reads only the output:
+    relu's is 0 where the input was NaN (MXNet's Activation, unlike `nd.relu`), and
+    softrelu's slope at 0 is sigmoid(0) = 0.5 (log(1 + e^x) has no kink)."""
+
+    name = 'Activation'
+    params = ('act_type',)
+
+    def forward(self, xp, x, act_type='relu'):
+        if act_type == 'relu':
+            return xp.fmax(x, 0).astype(x.dtype, copy=False)      # fmax(NaN, 0) = 0
+        if act_type == 'sigmoid':
+            return sigmoid.forward(xp, x)
+        if act_type == 'tanh':
+            return xp.tanh(x).astype(x.dtype, copy=False)
+        if act_type == 'softrelu':
+            return xp.logaddexp(0, x).astype(x.dtype, copy=False)
+        return (x / (1 + xp.abs(x))).astype(x.dtype, copy=False)   # softsign
+
+    def backward(self, xp, g, inputs, out, act_type='relu'):
+        if act_type == 'relu':
+            return (g * (out > 0),)
+        if act_type == 'sigmoid':
+            return (g * out * (1 - out),)
+        if act_type == 'tanh':
+            return (g * (1 - out * out),)
+        if act_type == 'softrelu':
+            return (g * -xp.expm1(-out),)             # 1 - e^-out = sigmoid(x)
+        return (g * (1 - xp.abs(out)) ** 2,)          # softsign: 1 / (1 + |x|)^2
+
+
+_activation = _Activation()
+
+
 def Activation(data, act_type: str = 'relu'):
-    """Elementwise activation by name (as `mx.nd.Activation`)."""
-    if act_type == 'relu':
-        return relu(data)
-    if act_type == 'sigmoid':
-        return sigmoid(data)
-    if act_type == 'tanh':
-        return tanh(data)
-    if act_type == 'softrelu':
-        return relu(data) + log(1 + exp(-_abs(data)))
-    if act_type == 'softsign':
-        return data / (1 + _abs(data))
-    raise MXNetError(f"Activation: unknown act_type {act_type!r}; choose one of "
-                     f"{', '.join(_ACTIVATIONS)}")
+    """Elementwise activation by name (as `mx.nd.Activation`): 'relu', 'sigmoid',
+    'tanh', 'softrelu' (log(1 + e^x)) or 'softsign' (x / (1 + |x|))."""
+    if act_type not in _ACTIVATIONS:
+        raise MXNetError(f"Activation: unknown act_type {act_type!r}; choose one of "
+                         f"{', '.join(_ACTIVATIONS)}")
+    return _activation(data, act_type=act_type)
 
 
 def LeakyReLU(data, act_type: str = 'leaky', slope: float = 0.25):

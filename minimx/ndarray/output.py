@@ -103,6 +103,8 @@ class _SoftmaxOutput(_Op):
             scale /= label.size if multi_output else data.shape[0]
         elif normalization == 'valid':
             scale /= max(valid, 1)
+        elif multi_output:          # MXNet: 'null' still averages over the positions
+            scale /= label.size // data.shape[0]
         grad = (grad * data.dtype.type(scale)).reshape(data.shape)
         return (grad * g if out_grad else grad), None
 

@@ -22,7 +22,8 @@ class PReLU(HybridBlock):
                                          init=alpha_initializer)
 
     def hybrid_forward(self, F, x, alpha):
-        return F.LeakyReLU(x, alpha, act_type='prelu')   # alpha is the input `gamma`
+        # alpha is the operator's input `gamma`
+        return F.LeakyReLU(x, alpha, act_type='prelu', name='fwd')
 
 
 class ELU(HybridBlock):
@@ -40,14 +41,14 @@ class SELU(HybridBlock):
     """Scaled ELU with the self-normalising constants (as `nn.SELU`)."""
 
     def hybrid_forward(self, F, x):
-        return F.LeakyReLU(x, act_type='selu')
+        return F.LeakyReLU(x, act_type='selu', name='fwd')
 
 
 class GELU(HybridBlock):
     """x * Phi(x), Phi the standard normal CDF (as `nn.GELU`, the exact erf form)."""
 
     def hybrid_forward(self, F, x):
-        return F.LeakyReLU(x, act_type='gelu')
+        return F.LeakyReLU(x, act_type='gelu', name='fwd')
 
 
 class Swish(HybridBlock):
@@ -58,4 +59,4 @@ class Swish(HybridBlock):
         self._beta = beta
 
     def hybrid_forward(self, F, x):
-        return x * F.sigmoid(self._beta * x)
+        return x * F.sigmoid(self._beta * x, name='fwd')

@@ -118,7 +118,7 @@ class Activation(HybridBlock):
         return self._act_type
 
     def hybrid_forward(self, F, x):
-        return F.Activation(x, act_type=self._act_type)
+        return F.Activation(x, act_type=self._act_type, name='fwd')
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}({self._act_type})'
@@ -173,7 +173,8 @@ class Dense(HybridBlock):
                 "initialization). Check the input, or build a new layer for this "
                 "width.")
         out = F.FullyConnected(x, weight, bias, no_bias=bias is None,
-                               num_hidden=self._units, flatten=self._flatten)
+                               num_hidden=self._units, flatten=self._flatten,
+                               name='fwd')
         return _activate(self.act, out)
 
     def __repr__(self) -> str:
@@ -244,8 +245,8 @@ class Dropout(HybridBlock):
 
     def hybrid_forward(self, F, x):
         if self._rate > 0:
-            return F.Dropout(x, p=self._rate, axes=self._axes)
-        return x
+            return F.Dropout(x, p=self._rate, axes=self._axes, name='fwd')
+        return F.identity(x)       # a copy, as in MXNet (and a node in a graph)
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(p = {self._rate}, axes={self._axes})'
@@ -276,7 +277,7 @@ class Embedding(HybridBlock):
 
     def hybrid_forward(self, F, x, weight):
         return F.Embedding(x, weight, input_dim=self._input_dim,
-                           output_dim=self._output_dim)
+                           output_dim=self._output_dim, name='fwd')
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}({self._input_dim} -> {self._output_dim}, '
@@ -292,7 +293,7 @@ class LeakyReLU(HybridBlock):
         self._alpha = alpha
 
     def hybrid_forward(self, F, x):
-        return F.LeakyReLU(x, act_type='leaky', slope=self._alpha)
+        return F.LeakyReLU(x, act_type='leaky', slope=self._alpha, name='fwd')
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}({self._alpha})'
@@ -388,7 +389,8 @@ class BatchNorm(HybridBlock):
                              f"{gamma.shape}.")
         return F.BatchNorm(x, gamma, beta, running_mean, running_var, eps=self._eps,
                            momentum=self._momentum, fix_gamma=not self._scale,
-                           use_global_stats=self._global, axis=self._axis)
+                           use_global_stats=self._global, axis=self._axis,
+                           name='fwd')
 
     def __repr__(self) -> str:
         content = ', '.join(f'{k}={v!r}' for k, v in self._kwargs.items())
@@ -458,9 +460,9 @@ class InstanceNorm(_AffineNormLayer):
     def hybrid_forward(self, F, x, gamma, beta):
         axis, eps = self._kwargs['axis'], self._kwargs['eps']
         if axis == 1:
-            return F.InstanceNorm(x, gamma, beta, eps=eps)
+            return F.InstanceNorm(x, gamma, beta, eps=eps, name='fwd')
         x = x.swapaxes(1, axis)
-        return F.InstanceNorm(x, gamma, beta, eps=eps).swapaxes(1, axis)
+        return F.InstanceNorm(x, gamma, beta, eps=eps, name='fwd').swapaxes(1, axis)
 
 
 class GroupNorm(_AffineNormLayer):

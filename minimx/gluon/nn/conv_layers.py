@@ -83,7 +83,7 @@ class Conv2D(HybridBlock):
                 f"{weight.shape}: it expects 4-D NCHW input with "
                 f"{weight.shape[1] * self._groups} channels (in_channels is fixed at "
                 "initialization).")
-        out = F.Convolution(x, weight, bias, **self._kwargs)
+        out = F.Convolution(x, weight, bias, name='fwd', **self._kwargs)
         return _activate(self.act, out)
 
     def __repr__(self) -> str:
@@ -150,7 +150,7 @@ class _Pooling(HybridBlock):
         return 'pool'
 
     def hybrid_forward(self, F, x):
-        return F.Pooling(x, **self._kwargs)
+        return F.Pooling(x, name='fwd', **self._kwargs)
 
     def __repr__(self) -> str:
         k = self._kwargs
@@ -257,7 +257,7 @@ class _Conv(HybridBlock):
 
     def hybrid_forward(self, F, x, weight, bias=None):
         self._check(x, weight)
-        out = getattr(F, self._op_name)(x, weight, bias, **self._kwargs)
+        out = getattr(F, self._op_name)(x, weight, bias, name='fwd', **self._kwargs)
         return _activate(self.act, out)
 
     def __repr__(self) -> str:
