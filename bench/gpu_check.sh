@@ -7,7 +7,9 @@
 # It installs CuPy, NVML's binding and PyTorch (CUDA) into .venv if they are missing,
 # then: 1. what CuPy and NVML see; 2. the gpu-marked tests and the chapter's own tests
 # on the real device; 3. LeNet trained on gpu(0) (and on [gpu(0), gpu(1)] with two
-# GPUs) against cpu(0), step by step; 4. Chapter 9 under nbval with the GPU visible;
+# GPUs) against cpu(0), step by step, and with two GPUs kv.create('nccl') through
+# NCCL's allreduce (cupy.cuda.nccl; the NCCL wheel is installed if CuPy lacks it) next
+# to 'device' and 'local'; 4. Chapter 9 under nbval with the GPU visible;
 # 5. MLP and LeNet training steps/s on gpu(0), minimx next to PyTorch, in one call.
 # Every section runs even if an earlier one fails; the exit status says whether all
 # passed.
@@ -27,6 +29,13 @@ section "0. installing what a GPU run needs (if missing)"
 $PY -c "import cupy" 2>/dev/null || check $PY -m pip install -q "${CUPY:-cupy-cuda12x}>=13"
 $PY -c "import pynvml" 2>/dev/null || check $PY -m pip install -q nvidia-ml-py
 $PY -c "import torch" 2>/dev/null || check $PY -m pip install -q torch
+nccl_ok() {
+    $PY -c "import cupy.cuda.nccl as n, sys; sys.exit(0 if n.available else 1)"
+}
+nccl_ok 2>/dev/null || $PY -m pip install -q "${NCCL:-nvidia-nccl-cu12}" || true
+nccl_ok 2>/dev/null || $PY -m cupyx.tools.install_library --library nccl \
+    --cuda "${CUDA_VERSION_FOR_CUPY:-12.x}" || true
+$PY -c "import cupy.cuda.nccl as n; print('cupy.cuda.nccl.available:', n.available)"
 nvidia-smi --query-gpu=index,name,memory.used,memory.total --format=csv || true
 
 section "1. what minimx sees"
@@ -51,7 +60,7 @@ import minimx as mx
 from minimx import autograd, gluon, nd
 from minimx.gluon import nn
 
-def losses(ctxs, steps=10):
+def losses(ctxs, steps=10, **trainer_args):
     mx.random.seed(0)
     net = nn.HybridSequential()
     net.add(nn.Conv2D(16, kernel_size=3, padding=1, activation='relu'),
@@ -59,7 +68,7 @@ def losses(ctxs, steps=10):
             nn.Flatten(), nn.Dense(64, activation='relu'), nn.Dense(10))
     net.initialize(mx.init.Xavier(), ctx=ctxs)
     trainer = gluon.Trainer(net.collect_params(), 'sgd',
-                            {'learning_rate': 0.05, 'momentum': 0.9})
+                            {'learning_rate': 0.05, 'momentum': 0.9}, **trainer_args)
     loss_fn, out = gluon.loss.SoftmaxCrossEntropyLoss(), []
     loader = gluon.data.DataLoader(gluon.data.vision.Digits(train=True), 64)
     for _, (data, label) in zip(range(steps), loader):
@@ -74,15 +83,30 @@ def losses(ctxs, steps=10):
     return np.array(out)
 
 reference = losses([mx.cpu(0)])
-runs = {'gpu(0)': [mx.gpu(0)]}
+runs = {'gpu(0)': ([mx.gpu(0)], {})}
 if mx.num_gpus() >= 2:
-    runs['gpu(0), gpu(1)'] = [mx.gpu(0), mx.gpu(1)]
-    runs['cpu(0), gpu(1)'] = [mx.cpu(0), mx.gpu(1)]
+    two = [mx.gpu(0), mx.gpu(1)]
+    runs['gpu(0), gpu(1)'] = (two, {})
+    runs['cpu(0), gpu(1)'] = ([mx.cpu(0), mx.gpu(1)], {})
+    for kind in ['local', 'device', 'nccl']:
+        for on_store in [False, True]:
+            store = mx.kv.create(kind)
+            runs[f'{kind}, update_on_kvstore={on_store}'] = (
+                two, {'kvstore': store, 'update_on_kvstore': on_store})
+else:
+    print('one GPU: the NCCL allreduce needs two; kv.create("nccl") not exercised')
 ok = True
-for name, ctxs in runs.items():
-    gap = float(np.abs(losses(ctxs) - reference).max())
+for name, (ctxs, args) in runs.items():
+    gap = float(np.abs(losses(ctxs, **args) - reference).max())
     ok &= gap < 1e-4
     print(f'[{name}] largest loss difference to cpu(0) over 10 steps: {gap:.1e}')
+    store = args.get('kvstore')
+    if store is not None and store.type == 'nccl':
+        from minimx.kvstore import _nccl_available
+        available = _nccl_available(mx.gpu(0).xp)
+        print(f'    NCCL communicators made: {len(store._comms)} '
+              f'(cupy.cuda.nccl.available={available})')
+        ok &= bool(store._comms) or not available
 raise SystemExit(0 if ok else 1)
 PY
 

@@ -10,6 +10,7 @@ checks the rules a CPU-only test run would otherwise never see.
 """
 
 import contextlib
+import ctypes
 import math
 import operator
 import os
@@ -35,6 +36,10 @@ __all__ = [
     'get_default_memory_pool',
     'get_default_pinned_memory_pool',
     'cuda',
+    'NcclError',
+    'NcclCommunicator',
+    'groupStart',
+    'groupEnd',
     'RandomState',
     'random',
     'linalg',
@@ -416,6 +421,7 @@ class Stream:
 
     def __init__(self, null: bool = False, non_blocking: bool = False) -> None:
         self.device_id = _current()
+        self.ptr = 0 if null else id(self)      # CUDA's handle; 0 is the null stream
 
     def synchronize(self) -> None:
         pass
@@ -486,6 +492,129 @@ cuda = types.SimpleNamespace(
         CUDARuntimeError=_CUDARuntimeError),
     memory=types.SimpleNamespace(OutOfMemoryError=OutOfMemoryError,
                                  MemoryPool=MemoryPool))
+
+
+class _MemoryPointer:
+    """`cupy.ndarray.data`: where the array's first element is (`ptr`), on which
+    device. NCCL's calls take these addresses."""
+
+    def __init__(self, x: ndarray) -> None:
+        self.ptr, self.device_id = x._a.ctypes.data, x._dev
+        _pointers[self.ptr] = x._dev
+
+
+ndarray.data = property(_MemoryPointer)
+_pointers: dict = {}         # address -> device, for NCCL's check of its buffers
+_group = [0]                 # depth of groupStart() ... groupEnd()
+_pending: list = []          # the collectives called inside the group
+_NCCL_TYPES = {0: np.int8, 1: np.uint8, 2: np.int32, 3: np.uint32, 4: np.int64,
+               5: np.uint64, 6: np.float16, 7: np.float32, 8: np.float64}
+_NCCL_OPS = {0: np.sum, 1: np.prod, 2: np.max, 3: np.min, 4: np.mean}
+
+
+class NcclError(RuntimeError):
+    """`cupy.cuda.nccl.NcclError`."""
+
+
+class NcclCommunicator:
+    """`cupy.cuda.nccl.NcclCommunicator`: one member of a clique of devices. A
+    collective completes once every member has called it, so one process that drives
+    several devices must call them all between `groupStart()` and `groupEnd()`."""
+
+    def __init__(self, ndev: int, commId: tuple, rank: int) -> None:
+        raise NcclError('the stand-in runs in one process: use '
+                        'NcclCommunicator.initAll(devices)')
+
+    @staticmethod
+    def initAll(devices) -> list:
+        ids = list(range(devices)) if isinstance(devices, int) else list(devices)
+        clique: list = []
+        for rank, dev in enumerate(ids):
+            if not 0 <= dev < _DEVICES[0] or ids.count(dev) > 1:
+                raise NcclError(f'NCCL_ERROR_INVALID_ARGUMENT: devices {ids}')
+            comm = object.__new__(NcclCommunicator)
+            comm._dev, comm._rank, comm._clique = dev, rank, clique
+            clique.append(comm)
+        return list(clique)
+
+    def device_id(self) -> int:
+        return self._dev
+
+    def rank_id(self) -> int:
+        return self._rank
+
+    def size(self) -> int:
+        return len(self._clique)
+
+    def destroy(self) -> None:
+        pass
+
+    def allReduce(self, sendbuf: int, recvbuf: int, count: int, datatype: int,
+                  op: int, stream: int) -> None:
+        for ptr in (sendbuf, recvbuf):
+            if _pointers.get(ptr, self._dev) != self._dev:
+                raise NcclError(f'NCCL_ERROR_INVALID_ARGUMENT: a buffer on device '
+                                f'{_pointers[ptr]} given to the communicator of '
+                                f'device {self._dev}')
+        _pending.append((self, sendbuf, recvbuf, count, datatype, op))
+        if not _group[0]:
+            _run_pending()
+
+
+def groupStart() -> None:
+    _group[0] += 1
+
+
+def groupEnd() -> None:
+    if not _group[0]:
+        raise NcclError('NCCL_ERROR_INVALID_USAGE: groupEnd() without groupStart()')
+    _group[0] -= 1
+    if not _group[0]:
+        _run_pending()
+
+
+def _run_pending() -> None:
+    """Run the pending collectives: the k-th call of every member of a clique is
+    one collective. A member that did not call would make NCCL wait forever."""
+    calls, cliques = list(_pending), {}
+    _pending.clear()
+    for call in calls:
+        members = cliques.setdefault(id(call[0]._clique), {})
+        members.setdefault(call[0]._rank, []).append(call)
+    for members in cliques.values():
+        clique = next(iter(members.values()))[0][0]._clique
+        counts = [len(members.get(rank, [])) for rank in range(len(clique))]
+        if len(set(counts)) > 1:
+            raise NcclError(f'the stand-in stops where NCCL would wait forever: the '
+                            f'members of a clique made {counts} calls; in one process '
+                            'call every device\'s allReduce between groupStart() and '
+                            'groupEnd()')
+        for k in range(counts[0]):
+            _all_reduce([members[rank][k] for rank in range(len(clique))])
+
+
+def _all_reduce(calls: list) -> None:
+    if len({call[3:] for call in calls}) > 1:
+        raise NcclError('NCCL_ERROR_INVALID_ARGUMENT: the members of one allReduce '
+                        'gave different counts, types or operations')
+    _, _, _, count, datatype, op = calls[0]
+    total = _NCCL_OPS[op]([_at(call[1], count, datatype) for call in calls], axis=0)
+    for call in calls:
+        _at(call[2], count, datatype)[...] = total
+
+
+def _at(ptr: int, count: int, datatype: int) -> np.ndarray:
+    """The `count` elements at address `ptr` (the stand-in's memory is the host's)."""
+    dtype = np.dtype(_NCCL_TYPES[datatype])
+    buffer = (ctypes.c_char * (count * dtype.itemsize)).from_address(ptr)
+    return np.frombuffer(buffer, dtype=dtype, count=count)
+
+
+cuda.nccl = types.SimpleNamespace(
+    available=True, NcclCommunicator=NcclCommunicator, NcclError=NcclError,
+    groupStart=groupStart, groupEnd=groupEnd, get_version=lambda: 22703,
+    NCCL_SUM=0, NCCL_PROD=1, NCCL_MAX=2, NCCL_MIN=3, NCCL_AVG=4,
+    **{f'NCCL_{np.dtype(t).name.upper()}': code for code, t in _NCCL_TYPES.items()})
 
 
 class RandomState:

@@ -2,11 +2,13 @@
 # Do not edit it: edit the notebook(s) and run `make tangle`.
 """`mx.kv`: a single-process key-value store that sums values across devices."""
 
+import numpy as np
+
 from minimx.base import MXNetAssertionError, MXNetError, MXNetValueError
 from minimx.ndarray.ndarray import NDArray, _device, _to_context
 from minimx.ndarray.tape import note_write
 
-__all__ = ['KVStore', 'create']
+__all__ = ['KVStore', 'create', 'NCCLKVStore']
 
 
 def _same_memory(a, b) -> bool:
@@ -41,6 +43,8 @@ class KVStore:
     def push(self, key, value, priority: int = 0) -> None:
         for k, vs in _pairs(key, value, grouped=True):
             stored = self._stored(k)
+            if self._updater is None and _host_sum_into(stored, vs):
+                continue                   # summed in place: no temporary, no copies
             total = _sum_on(vs, stored.context, k)
             if self._updater is not None:
                 self._updater(k, total, stored)
@@ -133,8 +137,8 @@ def _write(target: NDArray, data, key) -> None:
 def create(name: str = 'local') -> KVStore:
     """A key-value store (as `mx.kv.create`).
 
-    'local', 'device' and 'nccl' sum across the devices of this process ('nccl' is
-    accepted so that MXNet programs run; the sum uses CuPy's copies between GPUs).
+    'local', 'device' and 'nccl' sum across the devices of this process ('nccl' with
+    NCCL's allreduce on several GPUs where CuPy has NCCL, else as 'device').
     'dist_sync' and 'dist_device_sync' also sum across processes, over MPI
     (`minimx.kvstore_dist`; needs the `dist` extra).
     """
@@ -142,8 +146,10 @@ def create(name: str = 'local') -> KVStore:
         raise TypeError(f"kvstore.create: name must be a string, got "
                         f"{type(name).__name__}")
     kind = name.lower()
-    if kind in ('local', 'device', 'nccl'):
+    if kind in ('local', 'device'):
         return KVStore(kind)
+    if kind == 'nccl':
+        return NCCLKVStore()
     if kind in ('dist_sync', 'dist_device_sync', 'dist_sync_device'):
         from minimx.kvstore_dist import DistKVStore  # imports MPI only when asked
         return DistKVStore(kind)
@@ -154,3 +160,115 @@ def create(name: str = 'local') -> KVStore:
             "start the workers with mpirun -n N python train.py")
     raise MXNetError(f"kvstore.create: unknown kvstore type {name!r}; use 'local', "
                      "'device', 'nccl', 'dist_sync' or 'dist_device_sync'")
+
+
+class NCCLKVStore(KVStore):
+    """`kv.create('nccl')`: `pushpull` sums arrays on several GPUs with NCCL's
+    allreduce (`cupy.cuda.nccl`); anything else takes the 'device' store's path."""
+
+    def __init__(self) -> None:
+        super().__init__('nccl')
+        self._comms: dict = {}       # (device ids) -> [one communicator per device]
+        self._sums: dict = {}        # key -> per-device buffers for the sums
+
+    def pushpull(self, key, value, out=None, priority: int = 0) -> None:
+        pairs = _pairs(key, value, grouped=True)
+        outs = pairs if out is None else _pairs(key, out, grouped=True)
+        groups, rest = {}, []
+        for (k, values), (_, targets) in zip(pairs, outs):
+            ids = _nccl_devices(values)
+            if ids is None or len(targets) != len(values):
+                rest.append((k, values, targets))
+            else:
+                groups.setdefault(ids, []).append((k, values, targets))
+        for ids, items in groups.items():
+            self._allreduce(ids, items, in_place=out is None)
+        for k, values, targets in rest:
+            KVStore.pushpull(self, k, values, targets)
+
+    def _allreduce(self, ids: tuple, items: list, in_place: bool) -> None:
+        xp = items[0][1][0].context.xp
+        if ids not in self._comms:
+            self._comms[ids] = xp.cuda.nccl.NcclCommunicator.initAll(list(ids))
+        comms, sums = self._comms[ids], []
+        xp.cuda.nccl.groupStart()
+        try:
+            for k, values, targets in items:
+                receive = values if in_place and self._updater is None else \
+                    self._buffers(k, values)
+                sums.append(receive)
+                kind = _nccl_type(xp, values[0].dtype)
+                for nccl_comm, v, r in zip(comms, values, receive):
+                    with _device(v.context):
+                        nccl_comm.allReduce(v._data.data.ptr, r._data.data.ptr, v.size,
+                                            kind, xp.cuda.nccl.NCCL_SUM,
+                                            xp.cuda.get_current_stream().ptr)
+        finally:
+            xp.cuda.nccl.groupEnd()
+        for (k, values, targets), receive in zip(items, sums):
+            self._store_sum(k, receive)
+            if self._updater is not None or receive is not targets:
+                self.pull(k, out=targets)
+
+    def _store_sum(self, key, receive: list) -> None:
+        """Keep the sum (every device has it): in the store, or via the optimizer."""
+        stored = self._stored(key)
+        here = [r for r in receive if r.context == stored.context]
+        total = here[0] if here else NDArray(
+            _to_context(receive[0]._data, stored.context), stored.context)
+        if self._updater is not None:
+            self._updater(key, total, stored)
+        else:
+            _write(stored, total._data, key)
+
+    def _buffers(self, key, values: list) -> list:
+        """Per-device buffers that receive the sum, made once per key."""
+        sums = self._sums.get(key)
+        if sums is None or [s.shape for s in sums] != [v.shape for v in values]:
+            sums = self._sums[key] = [v.copy() for v in values]
+        return sums
+
+
+def _nccl_devices(values: list):
+    """The device ids of `values` when NCCL can sum them (distinct GPUs, one dense
+    C-ordered shape and type, NCCL installed), else None."""
+    if len(values) < 2 or not all(v.context.is_gpu for v in values):
+        return None
+    ids = tuple(v.context.device_id for v in values)
+    first = values[0]
+    if len(set(ids)) < len(ids) or not _nccl_available(first.context.xp) or any(
+            v.shape != first.shape or v.dtype != first.dtype
+            or not v._data.flags.c_contiguous for v in values):
+        return None
+    return ids if np.dtype(first.dtype).name in _NCCL_NAMES else None
+
+
+_NCCL_NAMES = ('int8', 'uint8', 'int32', 'int64', 'float16', 'float32', 'float64')
+
+
+def _nccl_available(xp) -> bool:
+    if getattr(xp, '__name__', None) == 'cupy':
+        import cupy.cuda.nccl  # noqa: F401 (CuPy does not import it by itself)
+    return bool(getattr(getattr(xp.cuda, 'nccl', None), 'available', False))
+
+
+def _nccl_type(xp, dtype) -> int:
+    return {'int8': xp.cuda.nccl.NCCL_INT8, 'uint8': xp.cuda.nccl.NCCL_UINT8,
+            'int32': xp.cuda.nccl.NCCL_INT32, 'int64': xp.cuda.nccl.NCCL_INT64,
+            'float16': xp.cuda.nccl.NCCL_FLOAT16, 'float32': xp.cuda.nccl.NCCL_FLOAT32,
+            'float64': xp.cuda.nccl.NCCL_FLOAT64}[np.dtype(dtype).name]
+
+
+def _host_sum_into(stored: NDArray, values: list) -> bool:
+    """Sum `values` straight into `stored` when all of them live in host memory (CPU
+    contexts) with its shape and type, in `_sum_on`'s order; else False."""
+    if stored.context.is_gpu or len(values) < 2 or any(
+            v.context.is_gpu or v.shape != stored.shape or v.dtype != stored.dtype
+            for v in values):
+        return False
+    out = stored._data
+    np.add(values[0]._data, values[1]._data, out=out)
+    for v in values[2:]:
+        out += v._data
+    note_write(out)
+    return True

@@ -3,6 +3,8 @@ it, and the check that every `xp.<name>` minimx calls exists in CuPy.
 
 The name list tests/data/cupy_names.txt is written from a real CuPy by
 `python tests/test_cupy_standin.py --write-cupy-names` (CuPy imports without a GPU).
+CuPy's `cuda.nccl` is empty without the NCCL library, so its names (and the parameters
+of the calls minimx makes) are in tests/data/cupy_nccl_names.txt, from CuPy's source.
 """
 
 import functools
@@ -23,9 +25,12 @@ pytestmark = pytest.mark.ch09
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = ROOT / 'tests' / 'data' / 'cupy_names.txt'
+NCCL_NAMES = ROOT / 'tests' / 'data' / 'cupy_nccl_names.txt'
 WALK = ('cuda', 'cuda.runtime', 'cuda.memory', 'cuda.nccl', 'random', 'linalg', 'fft',
         'lib', 'lib.stride_tricks')
 XP_NAME = re.compile(r'\bxp\.([A-Za-z_][A-Za-z_0-9]*(?:\.[A-Za-z_][A-Za-z_0-9]*)*)')
+# methods called on an NCCL communicator (minimx names them `nccl_comm`)
+COMM_CALL = re.compile(r'\bnccl_comm\.([A-Za-z_][A-Za-z_0-9]*)\(')
 
 
 @pytest.fixture
@@ -242,14 +247,28 @@ def names_minimx_calls() -> dict:
     for path in sorted((ROOT / 'minimx').rglob('*.py')):
         if path.name == '_cupy_standin.py':
             continue
-        for name in XP_NAME.findall(path.read_text()):
+        text = path.read_text()
+        for name in XP_NAME.findall(text) + [f'cuda.nccl.NcclCommunicator.{m}'
+                                             for m in COMM_CALL.findall(text)]:
             found.setdefault(name, str(path.relative_to(ROOT)))
+    return found
+
+
+def nccl_signatures() -> dict:
+    """{name: [parameters] or None} from tests/data/cupy_nccl_names.txt."""
+    found = {}
+    for line in NCCL_NAMES.read_text().splitlines():
+        if line and not line.startswith('#'):
+            name, _, params = line.partition('(')
+            found[name] = [p.strip() for p in params.rstrip(')').split(',')
+                           if p.strip()] if params else None
     return found
 
 
 def cupy_names() -> set:
     lines = NAMES.read_text().splitlines()
-    return {line for line in lines if line and not line.startswith('#')}
+    return {line for line in lines if line and not line.startswith('#')} | set(
+        nccl_signatures())
 
 
 def test_every_xp_name_minimx_calls_exists_in_cupy():
@@ -269,6 +288,26 @@ def test_the_standin_has_every_name_minimx_calls():
         except AttributeError:
             missing.append(name)
     assert not missing
+
+
+def test_the_standins_nccl_has_cupys_names_and_parameters():
+    import inspect
+    known = nccl_signatures()
+    calls = set(names_minimx_calls())           # the scan sees minimx's NCCL calls
+    assert {'cuda.nccl.groupStart', 'cuda.nccl.groupEnd', 'cuda.nccl.NCCL_SUM',
+            'cuda.nccl.NcclCommunicator.initAll',
+            'cuda.nccl.NcclCommunicator.allReduce'} <= calls
+    shim = {f'cuda.nccl.{n}': v for n, v in vars(cp.cuda.nccl).items()}
+    shim.update({f'cuda.nccl.NcclCommunicator.{n}': v
+                 for n, v in vars(cp.NcclCommunicator).items()
+                 if not n.startswith('_')})
+    assert not set(shim) - set(known)
+    for name, params in known.items():
+        if params is not None and name in shim:
+            fn = shim[name]
+            fn = fn.__func__ if isinstance(fn, staticmethod) else fn
+            got = [p for p in inspect.signature(fn).parameters if p != 'self']
+            assert got == params, name
 
 
 def write_cupy_names() -> None:
@@ -294,6 +333,14 @@ def write_cupy_names() -> None:
                                                      'outer', 'reduceat')
                              if hasattr(value, m))
     walk(cupy, '')
+    import cupy.cuda.nccl as nccl
+    if nccl.available:       # else CuPy's module is empty: the list stays as written
+        ours = set(nccl_signatures())
+        theirs = {f'cuda.nccl.{n}' for n in dir(nccl) if not n.startswith('_')} | {
+            f'cuda.nccl.NcclCommunicator.{n}' for n in dir(nccl.NcclCommunicator)
+            if not n.startswith('_')}
+        print('cupy_nccl_names.txt names CuPy lacks:', sorted(ours - theirs - {
+            'cuda.nccl'}))
     NAMES.write_text(f'# Public names of CuPy {cupy.__version__}: the top level, '
                      f'{", ".join(WALK)},\n# and ufunc methods. Written by '
                      '`python tests/test_cupy_standin.py --write-cupy-names`.\n'

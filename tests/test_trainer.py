@@ -448,7 +448,8 @@ def test_allreduce_grads_sums_and_update_after_it_equals_step():
     a = make_dense(ctx=[mx.cpu(0), mx.cpu(1)])
     b = make_dense(ctx=[mx.cpu(0), mx.cpu(1)])
     ta = gluon.Trainer(a.collect_params(), 'sgd', {'learning_rate': 0.2})
-    tb = gluon.Trainer(b.collect_params(), 'sgd', {'learning_rate': 0.2})
+    tb = gluon.Trainer(b.collect_params(), 'sgd', {'learning_rate': 0.2},
+                       update_on_kvstore=False)   # MXNet refuses the split otherwise
     # allreduce alone: every device's gradient becomes the sum of the per-device ones
     loss_fn = gluon.loss.L2Loss()
     with autograd.record():

@@ -11,6 +11,7 @@ from minimx.base import MXNetAssertionError, MXNetError, MXNetTypeError, MXNetVa
 from minimx.gluon.parameter import DeferredInitializationError, Parameter
 from minimx.ndarray.ndarray import _device, _to_context
 from minimx.ndarray.serialization import load_arrays, save_arrays
+from minimx.ndarray.tape import note_write
 
 __all__ = ['StaleGradientError', 'Trainer']
 
@@ -44,8 +45,11 @@ class Trainer:
             self._optimizer = opt.create(optimizer, param_dict=param_dict,
                                          **optimizer_params)
         self._kvstore_kind, self._kvstore = kvstore, None
-        self._update_on_kvstore = update_on_kvstore   # None: the Trainer updates
+        # None: MXNet's choice, the store updates whenever there is one (Chapter 9)
+        self._update_on_kvstore = update_on_kvstore
         self._states: dict = {}
+        self._reduced: set = set()       # keys allreduce_grads summed (Chapter 9)
+        self._device_states: dict = {}   # states of devices 1, 2, ... (Chapter 9)
 
     @property
     def learning_rate(self) -> float:
@@ -62,7 +66,7 @@ class Trainer:
         """Sum the gradients (devices, then workers) and update every parameter, scaling
         the gradients by 1 / batch_size. With `update_on_kvstore=True` the store runs
         the optimizer and every device pulls the new weights instead."""
-        if getattr(self, '_update_on_kvstore', None) and self._store() is not None:
+        if self._update_on_kvstore is not False and self._store() is not None:
             self._update_on_store(batch_size, ignore_stale_grad)
         else:
             self.allreduce_grads()
@@ -74,6 +78,8 @@ class Trainer:
         store = self._store()
         if store is None:
             return
+        if self._update_on_kvstore is not False:
+            raise _on_store_error('allreduce_grads')
         keys, grads = [], []
         for i, p in enumerate(self._params):
             alone = len(p.list_ctx()) < 2 and store.num_workers < 2
@@ -84,6 +90,7 @@ class Trainer:
             grads.append(p.list_grad())
         if keys:
             store.pushpull(keys, grads)       # all keys at once: one message a step
+            self._reduced.update(keys)        # update() may update one copy for all
 
     def _store(self):
         """The kvstore, made on first use and only if needed (as MXNet's Trainer
@@ -96,32 +103,37 @@ class Trainer:
                 trained = [p for p in self._params if p.grad_req != 'null']
                 if 'dist' in kind or any(len(p.list_ctx()) > 1 for p in trained):
                     self._kvstore = kv.create(kind)
+            if self._kvstore is None and self._update_on_kvstore:
+                raise _NoKVStoreError(
+                    "Trainer: update_on_kvstore=True asks the kvstore to run the "
+                    f"optimizer, but with kvstore={self._kvstore_kind!r} and every "
+                    "parameter on one context there is no store (MXNet makes none, "
+                    "and 1.9.1 fails with AttributeError: 'NoneType' object has no "
+                    "attribute 'is_capable'). Leave update_on_kvstore out, or pass a "
+                    "store object: kvstore=mx.kv.create('device').")
         return self._kvstore
 
     def update(self, batch_size: int, ignore_stale_grad: bool = False) -> None:
-        """Update every parameter from its (already all-reduced) gradient."""
+        """Update every parameter from its gradient: once for all devices after
+        `allreduce_grads`, else each device's copy from its own gradient (as MXNet)."""
+        if self._update_on_kvstore is not False and self._store() is not None:
+            raise _on_store_error('update')
         self._optimizer.rescale_grad = self._scale / _check_batch_size(batch_size)
-        ready = []
-        # check them all first: a failed step changes nothing
-        for i, p in enumerate(self._params):
-            if p.grad_req == 'null':
+        for i, data in self._ready(ignore_stale_grad):
+            if len(data) > 1 and (i not in self._reduced or i in self._device_states):
+                self._update_each(i, data)
                 continue
-            data = _initialized_data(p, self._params)     # p.list_data(), explained
-            stale = [d.context for d in data if not d._ag.fresh]
-            if not stale:
-                ready.append((i, data))
-            elif not ignore_stale_grad:
-                raise _stale_error(p, stale)
-        optimizer = self._optimizer
-        for i, data in ready:
             with _device(data[0].context):      # a GPU's arrays are computed on it
                 if i not in self._states:
-                    self._states[i] = optimizer.create_state_multi_precision(i, data[0])
-                optimizer.update_multi_precision(i, data[0], data[0].grad, self._states[i])
+                    self._states[i] = self._optimizer.create_state_multi_precision(
+                        i, data[0])
+                self._optimizer.update_multi_precision(i, data[0], data[0].grad,
+                                                       self._states[i])
             for d in data[1:]:          # every device gets the same new weight
-                data[0].copyto(d)
+                _copy_into(data[0], d)
             for d in data:
                 d._ag.fresh = False
+        self._reduced.clear()
 
     def save_states(self, fname: str) -> None:
         """Save the optimizer's states and update counts (atomically)."""
@@ -143,6 +155,7 @@ class Trainer:
         self._optimizer._counts = {int(k): int(c) for k, c in arrays.pop('__counts__')}
         states = self._states_in_use()
         states.clear()
+        self._device_states.clear()     # every device starts again from these
         for i, p in enumerate(self._params):
             if p.grad_req == 'null':
                 continue
@@ -157,7 +170,7 @@ class Trainer:
     def _states_in_use(self) -> dict:
         """The optimizer states: the Trainer's, or the store's when the store runs the
         optimizer (`update_on_kvstore=True`, Chapter 9)."""
-        store = self._store() if self._update_on_kvstore else None
+        store = self._store() if self._update_on_kvstore is not False else None
         if store is None:
             return self._states
         if store._updater is None:
@@ -166,30 +179,64 @@ class Trainer:
 
     def _init_key(self, store, i: int, p: Parameter) -> None:
         if i not in store:
-            store.init(i, p.list_data()[0])
+            data = _initialized_data(p, self._params)
+            store.init(i, data[0])
             if store.num_workers > 1:      # every worker takes worker 0's weights
-                store.pull(i, out=p.list_data())
+                store.pull(i, out=data)
 
     def _update_on_store(self, batch_size: int, ignore_stale_grad: bool) -> None:
         store = self._store()
         if store._updater is None:
             store.set_optimizer(self._optimizer)
-        self._optimizer.rescale_grad = self._scale / batch_size
+        self._optimizer.rescale_grad = self._scale / _check_batch_size(batch_size)
+        ready = self._ready(ignore_stale_grad)     # check them all first, as `update`
+        for i, data in ready:
+            self._init_key(store, i, self._params[i])
+        if ready:       # the store sums and updates its copy; every device takes it
+            store.pushpull([i for i, _ in ready], [[d.grad for d in data]
+                                                   for _, data in ready],
+                           out=[data for _, data in ready])
+        for _, data in ready:
+            for d in data:
+                d._ag.fresh = False
+
+    def _ready(self, ignore_stale_grad: bool) -> list:
+        """[(index, arrays on every device)] of the parameters to update; a stale
+        gradient is an error unless ignored (then that parameter is skipped)."""
         ready = []
-        for i, p in enumerate(self._params):        # check them all first, as `update`
+        for i, p in enumerate(self._params):
             if p.grad_req == 'null':
                 continue
-            stale = [d.context for d in p.list_data() if not d._ag.fresh]
-            if stale and not ignore_stale_grad:
-                raise _stale_error(p, stale)
+            data = _initialized_data(p, self._params)     # p.list_data(), explained
+            stale = [d.context for d in data if not d._ag.fresh]
             if not stale:
-                ready.append((i, p))
-        for i, p in ready:
-            self._init_key(store, i, p)
-            store.push(i, p.list_grad())          # the store sums and updates its copy
-            store.pull(i, out=p.list_data())      # ... and every device takes it
-            for d in p.list_data():
-                d._ag.fresh = False
+                ready.append((i, data))
+            elif not ignore_stale_grad:
+                raise _stale_error(p, stale)
+        return ready
+
+    def _update_each(self, i: int, data: list) -> None:
+        """Each device's copy from its own gradient, with its own state (as MXNet's one
+        updater per device). The update count advances once, not once per device."""
+        optimizer, states = self._optimizer, self._states
+        if i not in states:
+            with _device(data[0].context):
+                states[i] = optimizer.create_state_multi_precision(i, data[0])
+        if i not in self._device_states:      # until now every device had state 0's
+            self._device_states[i] = [_state_copy(states[i], d.context)
+                                      for d in data[1:]]
+        count, num_update = optimizer._counts.get(i), optimizer.num_update
+        for j, d in enumerate(data):
+            if j:
+                optimizer.num_update = num_update
+                if count is None:
+                    optimizer._counts.pop(i, None)
+                else:
+                    optimizer._counts[i] = count
+            state = states[i] if j == 0 else self._device_states[i][j - 1]
+            with _device(d.context):
+                optimizer.update_multi_precision(i, d, d.grad, state)
+            d._ag.fresh = False
 
 
 def _parameter_list(params) -> list:
@@ -273,3 +320,33 @@ def _state_arrays(state, name: str):
             yield from _state_arrays(s, f'{name}.{j}')
         elif s is not None:
             yield f'{name}.{j}', s
+
+
+class _NoKVStoreError(MXNetValueError, AttributeError):
+    """update_on_kvstore=True without a store: MXNet's AttributeError, explained."""
+
+
+def _on_store_error(call: str) -> MXNetAssertionError:
+    return MXNetAssertionError(
+        f"Trainer.{call}(): this Trainer updates the weights in the kvstore "
+        "(update_on_kvstore=True, MXNet's default whenever the parameters live on "
+        f"several devices or workers), so {call}() cannot run on its own. Call "
+        "trainer.step(batch_size), or create the Trainer with update_on_kvstore=False "
+        "to split a step into allreduce_grads() and update(), e.g. to clip the "
+        "summed gradients in between.")
+
+
+def _state_copy(state, ctx):
+    """A copy of an optimizer state (None, an array, or nested tuples) on `ctx`."""
+    if isinstance(state, (tuple, list)):
+        return type(state)(_state_copy(s, ctx) for s in state)
+    return None if state is None else state.copyto(ctx)
+
+
+def _copy_into(source, target) -> None:
+    """`source.copyto(target)`; between CPU contexts (one memory) a single write."""
+    if source.context.is_gpu or target.context.is_gpu:
+        source.copyto(target)
+    else:
+        target._data[...] = source._data
+        note_write(target._data)
