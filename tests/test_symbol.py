@@ -444,9 +444,10 @@ def _gradients_both_ways(name):
                                if n not in aux},
                     aux_states={n: nd.array(a) for n, a in zip(names, arrays)
                                 if n in aux})
-    mx.random.seed(7)
-    sym_outs = exe.forward(is_train=True)
-    exe.backward(heads)
+    for _ in range(2):     # the first call is checked by nd, the second runs the plan
+        mx.random.seed(7)
+        sym_outs = exe.forward(is_train=True)
+        exe.backward(heads)
     return outs, sym_outs, xs, exe, names, aux
 
 

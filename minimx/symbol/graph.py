@@ -183,41 +183,71 @@ def _load_node(record: dict, nodes: list, number: int, source: str) -> Node:
 
 def from_tape(head) -> list:
     """The recorded computation behind NDArray `head` as graph entries: the tape's
-    nodes become operator nodes, its leaves and constants variables `var0`, `var1`."""
+    nodes become operator nodes, its leaves and constants variables `var0`, `var1`.
+    The walk keeps its own stack, so a chain of thousands of operators is fine."""
     from minimx.ndarray.tape import Leaf
     from minimx.ndarray.tape import Node as TapeNode
     made: dict = {}            # id(recorded outputs) or id(leaf) -> graph Node
     names = NameManager()      # var0, var1, ..., exp0, sum0: counted from 0 here
 
-    def variable(key) -> Node:
-        if key not in made:
-            made[key] = Node(None, names.get(None, 'var'), {}, [])
-        return made[key]
-
-    def convert(entry, constant_key):
+    def key_of(entry, constant_key):
         if type(entry) is Leaf:
-            return variable(id(entry)), 0
-        if type(entry) is not TapeNode:        # an input that needs no gradient
-            return variable(constant_key), 0
-        key = id(entry.output)                 # one id for all outputs of a call
-        if key not in made:
-            if entry.released:
-                raise MXNetError("autograd.get_symbol: the graph was freed by "
-                                 "backward(); call get_symbol before backward, or "
-                                 "pass retain_graph=True to backward")
-            op = getattr(entry.op, '__wrapped__', entry.op)  # anomaly mode wraps ops
-            spec = spec_of(op) or SPECS.get(op.name)
-            if spec is None:
-                raise MXNetError(f"autograd.get_symbol: the recorded operator "
-                                 f"{entry.op.name!r} has no symbolic form in minimx")
-            inputs = [convert(p, ('const', key, i))
-                      for i, p in enumerate(entry.parents)]
-            attrs = {k: v for k, v in entry.attrs.items() if k in spec.attrs}
-            attrs = complete_flags(spec, attrs, len(inputs))   # no_bias=False, ...
-            made[key] = Node(spec, names.get(None, spec.hint), attrs, inputs)
-        return made[key], entry.index or 0
+            return id(entry)
+        return id(entry.output) if type(entry) is TapeNode else constant_key
+
+    def ref(entry, constant_key):          # a list: one entry per output (inlined)
+        found, index = made[key_of(entry, constant_key)], getattr(entry, 'index', 0)
+        return found[index or 0] if type(found) is list else (found, index or 0)
 
     if head._ag is None:
         raise MXNetError("autograd.get_symbol: the array was not computed inside "
                          "autograd.record(), so there is no recorded graph to return")
-    return [convert(head._ag, ('const', 'head'))]
+    stack = [(head._ag, ('const', 'head'), False)]
+    while stack:               # depth first, each node after its inputs, in order
+        entry, constant_key, expanded = stack.pop()
+        key = key_of(entry, constant_key)
+        if type(entry) is not TapeNode:        # a leaf, or an input without gradient
+            if key not in made:
+                made[key] = Node(None, names.get(None, 'var'), {}, [])
+        elif expanded:
+            made[key] = _tape_node(entry, [ref(p, ('const', key, i))
+                                           for i, p in enumerate(entry.parents)], names)
+        elif key not in made:
+            if entry.released:
+                raise MXNetError("autograd.get_symbol: the graph was freed by "
+                                 "backward(); call get_symbol before backward, or "
+                                 "pass retain_graph=True to backward")
+            stack.append((entry, constant_key, True))
+            stack.extend((p, ('const', key, i), False)
+                         for i, p in reversed(list(enumerate(entry.parents))))
+    return [ref(head._ag, ('const', 'head'))]
+
+
+def _tape_node(entry, inputs: list, names) -> Node:
+    """The graph node of one recorded operator call, given its inputs' entries."""
+    op = getattr(entry.op, '__wrapped__', entry.op)  # anomaly mode wraps ops
+    spec = spec_of(op) or SPECS.get(op.name)
+    if spec is None and op.name == '_CachedOp':
+        return _inline_cached(op.graph, inputs)
+    if spec is None:
+        raise MXNetError(f"autograd.get_symbol: the recorded operator "
+                         f"{entry.op.name!r} has no symbolic form in minimx")
+    attrs = {k: v for k, v in entry.attrs.items() if k in spec.attrs}
+    attrs = complete_flags(spec, attrs, len(inputs))   # no_bias=False, ...
+    return Node(spec, names.get(None, spec.hint), attrs, inputs)
+
+
+def _inline_cached(program, inputs: list) -> list:
+    """A hybridized block's record (one `_CachedOp` on the tape, Chapter 11) replaced
+    by the graph it runs, its variables bound to the recorded inputs: one entry per
+    output. (MXNet shows the `_CachedOp` node itself; its inside is more useful.)"""
+    new: dict = {}
+    for (_, i), entry in zip(program.variables, inputs):
+        new[id(program.nodes[i])] = entry
+    for node in program.nodes:
+        if not node.is_variable:
+            ins = [new[id(p)] if p.is_variable else (new[id(p)], k)
+                   for p, k in node.inputs]
+            new[id(node)] = Node(node.spec, node.name, dict(node.attrs), ins)
+    return [new[id(n)] if n.is_variable else (new[id(n)], k)
+            for n, k in ((program.nodes[s], k) for s, k in program.heads)]
