@@ -98,7 +98,12 @@ class _FullyConnectedOp(_BiasedOp):
             raise MXNetValueError(f"FullyConnected: the bias must have shape "
                                   f"({w.shape[0]},), one value per output, got "
                                   f"{b.shape}")
-        y = x @ w.T
+        if x.ndim == 2 and x.shape[0] < w.shape[0]:
+            # OpenBLAS multiplies by a transposed weight slowly when the batch is the
+            # short side (32x784 by 784x256: 190 us, against 135 us this way)
+            y = xp.ascontiguousarray((w @ x.T).T)
+        else:
+            y = x @ w.T
         if b is not None:
             y += b          # y is a fresh array: add the bias in place, no second array
         return y
