@@ -58,6 +58,7 @@ test: $(STAMP)
 
 book: $(STAMP)
 	$(VPY) tools/tangle.py --check
+	rm -rf _build/html     # no page of a renamed or removed chapter survives
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 
 tangle: $(STAMP)
