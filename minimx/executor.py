@@ -294,7 +294,9 @@ def _callable(node):
 
 
 def compile_program(entries: list, static_alloc: bool = False,
-                    static_shape: bool = False, passes: tuple = PASSES) -> CompiledProgram:
+                    static_shape: bool = False,
+                    passes: tuple = PASSES) -> CompiledProgram:
     """The graph `entries` ready to run: checked by `Program` on the first call of each
     kind, then run as a plan of raw operators (see CompiledProgram)."""
-    return CompiledProgram(entries, Program(entries), static_alloc, static_shape, passes)
+    return CompiledProgram(entries, Program(entries), static_alloc, static_shape,
+                           passes)

@@ -430,3 +430,15 @@ def test_a_parameter_asked_for_another_context_than_the_inputs_keeps_its_message
                                "context cpu(2); it is on [cpu(1)]. Initialize it there "
                                "(initialize(ctx=...)), move it with reset_ctx(cpu(2)), "
                                "or send the input to one of those contexts.")
+
+
+@pytest.mark.parametrize('args, named', [((np.ones((1, 3)),), 'got a numpy.ndarray.'),
+                                         ((3,), 'got an int.'),
+                                         (([1.0], None), 'got (list, NoneType).')])
+def test_an_input_that_is_not_an_ndarray_is_named_by_its_full_type(args, named):
+    net = nn.Dense(2, in_units=3)
+    net.initialize()
+    with pytest.raises(ValueError) as info:
+        net(*args)
+    assert isinstance(info.value, MXNetError)
+    assert named in str(info.value)

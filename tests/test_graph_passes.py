@@ -262,6 +262,28 @@ def test_random_sources_are_never_folded():
     assert not np.allclose(a, b)
 
 
+def test_each_rewrite_happens_only_when_its_pass_runs():
+    with mx.name.NameManager():
+        x = sym.var('x')
+        table = sym.arange(0, 6).reshape((1, 6)) * 0.5
+        out = sym.FullyConnected(sym.broadcast_add(x, table), num_hidden=4)
+        out = sym.Activation(out, act_type='relu')
+    for which in [(), ('dce', 'fold', 'fuse')]:       # no 'memory': nothing in place
+        for is_train in (False, True):
+            plan, exe = plan_of(out, is_train=is_train, which=which, x=(2, 6))
+            assert not any(s.inplace for s in plan.steps)
+    plan, exe = plan_of(out, which=(), x=(2, 6))      # no 'fold': nothing constant
+    assert [s.kind for s in plan.steps] == ['create', 'op', 'op', 'op', 'op', 'op']
+    assert plan.constants == {}
+    x0 = np.arange(12, dtype=np.float32).reshape(2, 6)
+    results = []
+    for which in [(), ('fold',), ALL]:
+        plan, exe = plan_of(out, which=which, x=(2, 6))
+        results.append(exe.forward(x=nd.array(x0))[0].asnumpy())
+    assert [s.kind for s in plan.steps][:3] == ['const'] * 3
+    assert_same([results[1], results[2]], [results[0], results[0]])
+
+
 def test_fusion_makes_one_step_of_a_chain():
     with mx.name.NameManager():
         x = sym.var('x')

@@ -89,6 +89,35 @@ def test_print_summary_layout_options():
         mx.viz.print_summary('not a symbol')
 
 
+# MXNet 1.9.1's print_summary(mlp, shape={'data': (1, 2)}, line_length=62,
+# positions=(.39, .61, .75, 1.)): the narrow table of Chapter 12, trailing spaces cut
+NARROW_MLP = [
+    '______________________________________________________________',
+    'Layer (type)            Output Shape Param #  Previous Layer',
+    '==============================================================',
+    'data(null)              2            0',
+    '______________________________________________________________',
+    'fc1(FullyConnected)     16           48       data',
+    '______________________________________________________________',
+    'relu1(Activation)       16           0        fc1',
+    '______________________________________________________________',
+    'fc2(FullyConnected)     3            51       relu1',
+    '______________________________________________________________',
+    'softmax(SoftmaxOutput)  3            0        fc2',
+    '==============================================================',
+    'Total params: 99',
+    '______________________________________________________________',
+]
+
+
+def test_print_summary_narrow_table_is_mxnets():
+    text = summary(mlp(), shape={'data': (1, 2)}, line_length=62,
+                   positions=(.39, .61, .75, 1.))
+    lines = text.splitlines()
+    assert [line.rstrip() for line in lines] == NARROW_MLP
+    assert all(len(line) == 62 for line in lines if not line.startswith('Total'))
+
+
 def test_plot_network_draws_every_layer(monkeypatch):
     pytest.importorskip('matplotlib')
     monkeypatch.setitem(sys.modules, 'graphviz', None)     # the path without graphviz

@@ -510,11 +510,20 @@ def _input_context(block: Block, x, args: tuple):
             return value.context
         if isinstance(value, (list, tuple)):
             pending[:0] = value
-    got = ', '.join(type(v).__name__ for v in (x, *args))
+    types = [_type_name(v) for v in (x, *args)]
+    article = 'an' if types[0][0] in 'aeiou' else 'a'
+    got = f"{article} {types[0]}" if len(types) == 1 else f"({', '.join(types)})"
     raise MXNetValueError(
         f"{type(block).__name__}: In HybridBlock, there must be one NDArray in the "
-        f"input, got ({got}). Convert the input first, e.g. net(nd.array(x)) for a "
+        f"input, got {got}. Convert the input first, e.g. net(nd.array(x)) for a "
         "NumPy array or a list.")
+
+
+def _type_name(value) -> str:
+    """'numpy.ndarray', 'list': a type named so that no one mistakes it for NDArray."""
+    kind = type(value)
+    return kind.__qualname__ if kind.__module__ == 'builtins' else \
+        f"{kind.__module__}.{kind.__qualname__}"
 
 
 def _check_names(filename, params: dict, loaded: dict, allow_missing: bool,

@@ -57,8 +57,9 @@ class Step:
 
     `ins` are references `(slot, index)` to earlier values (index None: the slot
     holds one array); `out` is this step's slot; `kind` says how it runs: 'op' (a
-    raw operator), 'source' (a creation call, run through nd), 'const' (folded),
-    'fused' (a chain of elementwise operators in one buffer).
+    raw operator), 'create' (zeros, arange, ...: through nd, until folding makes it
+    'const'), 'source' (another call without inputs, such as a random draw, run
+    through nd), 'const' (folded), 'fused' (elementwise operators in one buffer).
     """
 
     __slots__ = ('kind', 'op', 'attrs', 'ins', 'out', 'name', 'many', 'members',
@@ -235,7 +236,7 @@ def lower_graph(nodes: list, values: list, training: bool, ctx):
                for n, k in node.inputs]
         if not node.inputs:                   # zeros, arange, random draws: via nd
             many[i] = node.num_outputs() > 1
-            kind = 'const' if node.spec.name in CONSTANT_SOURCES else 'source'
+            kind = 'create' if node.spec.name in CONSTANT_SOURCES else 'source'
             steps.append(Step(kind, node.spec.fn, node.attrs, [], i, node.name,
                               many[i]))
             continue
@@ -279,12 +280,13 @@ def eliminate_dead_code(steps: list, heads: list) -> list:
 
 
 def fold_constants(steps: list) -> list:
-    """Mark 'const' the steps that read only constants (creation operators such as
-    zeros and arange are constants): the plan computes them once and keeps them."""
-    constant = {step.out for step in steps if step.kind == 'const'}
+    """Mark 'const' the creation steps (zeros, arange, ...) and the steps that read
+    only constants: the plan computes them once and keeps them."""
+    constant = set()
     for step in steps:
-        if step.kind == 'op' and step.ins and not has_effects(step) and \
-                all(s in constant for s, _ in step.ins):
+        if step.kind == 'create' or (step.kind == 'op' and step.ins and
+                                     not has_effects(step) and
+                                     all(s in constant for s, _ in step.ins)):
             step.kind = 'const'
             constant.add(step.out)
     return steps
@@ -368,12 +370,14 @@ def fuse_elementwise(steps: list, heads: list) -> list:
     return fused
 
 
-def plan_memory(steps: list, heads: list, nbytes: dict, keep: bool) -> dict:
+def plan_memory(steps: list, heads: list, nbytes: dict, keep: bool,
+                reuse: bool = True) -> dict:
     """Liveness: each step lists the values it reads for the last time (`frees`), so
     they go as soon as they are dead; a fused step whose input dies there works in
-    place in that input's buffer. With `keep` (a backward pass will read every
-    value) nothing is freed early. Returns the bytes a call allocates, naive
-    (every operator a new array, all kept to the end) and planned."""
+    place in that input's buffer (only with `reuse`: the 'memory' pass). With `keep`
+    (a backward pass will read every value) nothing is freed early. Returns the
+    bytes a call allocates, naive (every operator a new array, all kept to the
+    end) and planned."""
     last, producer = {}, {step.out: step for step in steps if step.kind != 'const'}
     for i, step in enumerate(steps):
         for s, _ in step.ins:
@@ -386,7 +390,7 @@ def plan_memory(steps: list, heads: list, nbytes: dict, keep: bool) -> dict:
         step.frees = () if keep else dying
         src = step.ins[0][0] if step.ins else None
         once = [s for s, _ in step.ins].count(src) == 1
-        step.inplace = src in dying and once and (
+        step.inplace = reuse and src in dying and once and (
             (step.kind == 'fused' and not keep) or       # no backward: any chain
             (isinstance(step.op, _ReluKernel) and keep and not producer[src].many and
              producer[src].op.name in OUTPUT_UNREAD))    # backward: relu over FC
@@ -420,7 +424,7 @@ class Plan:
         if 'fuse' in passes and not grad:   # backward needs every link of a chain
             steps = fuse_elementwise(steps, self.heads)
         keep = grad or 'memory' not in passes
-        self.memory = plan_memory(steps, self.heads, nbytes, keep)
+        self.memory = plan_memory(steps, self.heads, nbytes, keep, 'memory' in passes)
         self.steps, self.constants, self.buffers = steps, {}, {}
         self.op = _CachedOp(self)
         self._needed: dict = {}
