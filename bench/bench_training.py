@@ -72,27 +72,12 @@ def run_numpy() -> dict:
 
 def run_minimx(hybrid: bool = False) -> dict:
     sys.path.insert(0, os.path.dirname(HERE))
+    from bench_hybrid import make_lenet, make_mlp  # the same networks, in this process
+
     import minimx as mx
     from minimx import autograd, gluon, nd
-    from minimx.gluon import nn
     mx.random.seed(0)
     rng = np.random.default_rng(0)
-
-    def make_mlp():
-        net = nn.HybridSequential()
-        net.add(nn.Dense(256, activation='relu', in_units=784), nn.Dense(10, in_units=256))
-        return net
-
-    def make_lenet():
-        net = nn.HybridSequential()
-        net.add(nn.Conv2D(6, kernel_size=5, padding=2, activation='relu', in_channels=1),
-                nn.MaxPool2D(pool_size=2, strides=2),
-                nn.Conv2D(16, kernel_size=5, activation='relu', in_channels=6),
-                nn.MaxPool2D(pool_size=2, strides=2),
-                nn.Dense(120, activation='relu', in_units=400),
-                nn.Dense(84, activation='relu', in_units=120),
-                nn.Dense(10, in_units=84))
-        return net
 
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     makers = {'mlp': make_mlp, 'mlp32': make_mlp, 'lenet': make_lenet, 'lenet32': make_lenet}

@@ -1,46 +1,30 @@
 """mx.mod.Module against MXNet 1.9.1: the same fixed-init training, scores, predictions
 and checkpoints, recorded by tests/fixtures/module/make_fixtures.py."""
+import functools
 import json
 import os
 
 import numpy as np
 import pytest
+from fixtures.module import networks
 
 import minimx as mx
 
 pytestmark = pytest.mark.ch12
+
+mlp = functools.partial(networks.mlp, mx.sym)
+convnet = functools.partial(networks.convnet, mx.sym)
+regression = functools.partial(networks.regression, mx.sym)
 
 HERE = os.path.join(os.path.dirname(__file__), 'fixtures', 'module')
 REF = np.load(os.path.join(HERE, 'module.npz'))
 REC = json.load(open(os.path.join(HERE, 'module.json')))
 
 
-def mlp():
-    x = mx.sym.Variable('data')
-    h = mx.sym.FullyConnected(x, num_hidden=16, name='fc1')
-    h = mx.sym.Activation(h, act_type='relu', name='relu1')
-    h = mx.sym.FullyConnected(h, num_hidden=3, name='fc2')
-    return mx.sym.SoftmaxOutput(h, name='softmax')
 
 
-def convnet():
-    x = mx.sym.Variable('data')
-    h = mx.sym.Convolution(x, kernel=(3, 3), num_filter=4, no_bias=True,
-                           name='conv1')
-    h = mx.sym.BatchNorm(h, name='bn1')
-    h = mx.sym.Activation(h, act_type='relu', name='relu1')
-    h = mx.sym.Pooling(h, kernel=(2, 2), stride=(2, 2), pool_type='max', name='pool1')
-    h = mx.sym.Flatten(h, name='flat')
-    h = mx.sym.FullyConnected(h, num_hidden=3, name='fc1')
-    return mx.sym.SoftmaxOutput(h, name='softmax')
 
 
-def regression():
-    x = mx.sym.Variable('data')
-    h = mx.sym.FullyConnected(x, num_hidden=8, name='fc1')
-    h = mx.sym.Activation(h, act_type='tanh', name='tanh1')
-    h = mx.sym.FullyConnected(h, num_hidden=1, name='fc2')
-    return mx.sym.LinearRegressionOutput(h, mx.sym.Variable('lin_label'), name='lin')
 
 
 def initial(name):

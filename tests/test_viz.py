@@ -1,5 +1,6 @@
 """mx.viz: print_summary against MXNet 1.9.1's printed tables, plot_network's drawing."""
 import contextlib
+import functools
 import io
 import json
 import os
@@ -7,6 +8,7 @@ import sys
 
 import matplotlib
 import pytest
+from fixtures.module import networks
 
 import minimx as mx
 
@@ -14,44 +16,19 @@ matplotlib.use('Agg')
 
 pytestmark = pytest.mark.ch12
 
+mlp = functools.partial(networks.mlp, mx.sym)
+lenet = functools.partial(networks.lenet, mx.sym)
+convnet = functools.partial(networks.convnet, mx.sym)
+
 HERE = os.path.join(os.path.dirname(__file__), 'fixtures', 'module')
 with open(os.path.join(HERE, 'module.json')) as _f:
     DRAWN = json.load(_f)['plot_network']      # what MXNet gave graphviz
 
 
-def mlp():
-    x = mx.sym.Variable('data')
-    h = mx.sym.FullyConnected(x, num_hidden=16, name='fc1')
-    h = mx.sym.Activation(h, act_type='relu', name='relu1')
-    h = mx.sym.FullyConnected(h, num_hidden=3, name='fc2')
-    return mx.sym.SoftmaxOutput(h, name='softmax')
 
 
-def lenet():
-    x = mx.sym.Variable('data')
-    h = mx.sym.Convolution(x, kernel=(5, 5), num_filter=6, name='conv1')
-    h = mx.sym.Activation(h, act_type='tanh', name='tanh1')
-    h = mx.sym.Pooling(h, kernel=(2, 2), stride=(2, 2), pool_type='max', name='pool1')
-    h = mx.sym.Convolution(h, kernel=(5, 5), num_filter=16, name='conv2')
-    h = mx.sym.Activation(h, act_type='tanh', name='tanh2')
-    h = mx.sym.Pooling(h, kernel=(2, 2), stride=(2, 2), pool_type='max', name='pool2')
-    h = mx.sym.Flatten(h, name='flatten')
-    h = mx.sym.FullyConnected(h, num_hidden=120, name='fc1')
-    h = mx.sym.Activation(h, act_type='tanh', name='tanh3')
-    h = mx.sym.FullyConnected(h, num_hidden=10, name='fc2')
-    return mx.sym.SoftmaxOutput(h, name='softmax')
 
 
-def convnet():
-    x = mx.sym.Variable('data')
-    h = mx.sym.Convolution(x, kernel=(3, 3), num_filter=4, no_bias=True,
-                           name='conv1')
-    h = mx.sym.BatchNorm(h, name='bn1')
-    h = mx.sym.Activation(h, act_type='relu', name='relu1')
-    h = mx.sym.Pooling(h, kernel=(2, 2), stride=(2, 2), pool_type='max', name='pool1')
-    h = mx.sym.Flatten(h, name='flat')
-    h = mx.sym.FullyConnected(h, num_hidden=3, name='fc1')
-    return mx.sym.SoftmaxOutput(h, name='softmax')
 
 
 def summary(*args, **kwargs) -> str:
