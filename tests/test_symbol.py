@@ -383,6 +383,55 @@ SAMPLES = {
               {'use_sequence_length': True})
        for name in ('SequenceMask', 'SequenceLast', 'SequenceReverse')},
 }
+# More operators with inputs of their own (a generator of their own, so that the draws
+# above stay as they were).
+_R2 = np.random.RandomState(1)
+
+
+def _v(*shape, low=0.5, high=1.5):
+    return _R2.uniform(low, high, shape).astype(np.float32)
+
+
+def _spd(n):
+    """A well-conditioned symmetric positive definite matrix."""
+    a = _v(n, n, low=-0.5, high=0.5)
+    return (a @ a.T + n * np.eye(n)).astype(np.float32)
+
+
+def _lower(n):
+    """A lower-triangular matrix with a diagonal away from zero."""
+    return (np.tril(_v(n, n, low=-0.5, high=0.5)) + 2 * np.eye(n)).astype(np.float32)
+
+
+SAMPLES.update({
+    'Convolution_v1': ([_v(1, 2, 5, 5), _v(3, 2, 3, 3), _v(3)],
+                       {'kernel': (3, 3), 'num_filter': 3, 'pad': (1, 1)}),
+    'Pooling_v1': ([_v(1, 2, 4, 4)], {'kernel': (2, 2), 'stride': (2, 2)}),
+    'InstanceNorm': ([_v(2, 3, 4), _v(3), _v(3)], {}),
+    'LRN': ([_v(1, 4, 3, 3)], {'nsize': 3}),
+    'Pad': ([_v(1, 2, 3, 3)], {'mode': 'constant', 'pad_width': (0, 0, 0, 0, 1, 1, 1, 1)}),
+    'UpSampling': ([_v(1, 2, 3, 3)], {'scale': 2, 'sample_type': 'nearest',
+                                      'num_args': 1}),
+    'batch_take': ([_v(3, 4), np.array([0, 3, 1], np.float32)], {}),
+    'depth_to_space': ([_v(1, 4, 2, 3)], {'block_size': 2}),
+    'space_to_depth': ([_v(1, 1, 4, 6)], {'block_size': 2}),
+    'im2col': ([_v(1, 2, 4, 4)], {'kernel': (2, 2)}),
+    'col2im': ([_v(1, 8, 9)], {'output_size': (4, 4), 'kernel': (2, 2)}),
+    'moments': ([_v(2, 3)], {'axes': (1,)}),
+    'moveaxis': ([_v(2, 3, 4)], {'source': 0, 'destination': 2}),
+    'linalg.gemm': ([_v(2, 3), _v(3, 4), _v(2, 4)], {}),
+    'linalg.gemm2': ([_v(2, 3), _v(3, 4)], {}),
+    'linalg.potrf': ([_spd(3)], {}),
+    'linalg.potri': ([_lower(3)], {}),
+    'linalg.trmm': ([_lower(3), _v(3, 2)], {}),
+    'linalg.trsm': ([_lower(3), _v(3, 2)], {}),
+    'linalg.sumlogdiag': ([_spd(3)], {}),
+    'linalg.det': ([_spd(3)], {}),
+    'linalg.slogdet': ([_spd(3)], {}),
+    'linalg.inverse': ([_spd(3)], {}),
+    'linalg.extracttrian': ([_v(3, 3)], {}),
+    'linalg.gelqf': ([_v(2, 3)], {}),
+})
 # Operators that only Python's operators make: how to make them on symbols.
 BY_OPERATOR = {'_plus_scalar': lambda x: x + 1.5, '_minus_scalar': lambda x: x - 1.5,
                '_rminus_scalar': lambda x: 1.5 - x, '_mul_scalar': lambda x: x * 1.5,
@@ -594,3 +643,28 @@ def test_get_symbol_keeps_optional_inputs():
         again = sym.load_json(graph.tojson())
         got = again.eval(**dict(zip(names, inputs)))[0]
         assert_allclose(got.asnumpy(), out.asnumpy(), rtol=1e-6)
+
+
+# Written by MXNet 1.9.1: mx.sym.Group([linalg.det(x), linalg.gemm2(x, x),
+# linalg.slogdet(x)[1]]).tojson(); its outputs for A below, also from MXNet.
+_MXNET_LINALG_JSON = (
+    '{"nodes":[{"op":"null","name":"x","inputs":[]},{"op":"_linalg_det","name":"det0",'
+    '"inputs":[[0,0,0]]},{"op":"_linalg_gemm2","name":"gemm20","inputs":[[0,0,0],'
+    '[0,0,0]]},{"op":"_linalg_slogdet","name":"slogdet0","inputs":[[0,0,0]]}],'
+    '"arg_nodes":[0],"node_row_ptr":[0,1,4,5,9],"heads":[[1,0,0],[2,0,0],[3,1,0]],'
+    '"attrs":{"mxnet_version":["int",10901]}}')
+
+
+def test_linalg_graphs_use_mxnets_op_names_both_ways():
+    a = np.array([[2, 1, 0], [1, 3, 1], [0, 1, 4]], np.float32)
+    loaded = sym.load_json(_MXNET_LINALG_JSON)
+    det, gemm2, logdet = [o.asnumpy() for o in loaded.eval(x=nd.array(a))]
+    assert_allclose(det, [18.0], rtol=1e-6)
+    assert_allclose(gemm2, [[5, 5, 1], [5, 11, 7], [1, 7, 17]], rtol=1e-6)
+    assert_allclose(logdet, [2.8904], rtol=1e-4)
+    x = sym.var('x')
+    ops = [n['op'] for n in json.loads(sym.Group(
+        [sym.linalg.det(x), sym.linalg.gelqf(x)[0], sym.linalg_potrf(x)]).tojson())['nodes']]
+    assert ops == ['null', '_linalg_det', '_linalg_gelqf', '_linalg_potrf']
+    assert len(sym.linalg.slogdet(x).list_outputs()) == 2      # sign and log|det|
+    assert len(sym.moments(x, axes=(1,)).list_outputs()) == 2   # mean and variance

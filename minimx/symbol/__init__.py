@@ -5,7 +5,7 @@
 
 import sys
 
-from minimx.symbol import random
+from minimx.symbol import linalg, random
 from minimx.symbol.custom import Custom
 from minimx.symbol.registry import FUNCTIONS
 from minimx.symbol.symbol import *
@@ -22,7 +22,7 @@ def _install_functions(namespace: dict) -> list:
 # Into this package's namespace (named, so that running this cell in the book does not
 # put `sum` and `max` among the notebook's names).
 __all__ = ['Symbol', 'var', 'Variable', 'Group', 'load', 'load_json', 'AttrScope',
-           'TracingError', 'random']
+           'TracingError', 'random', 'linalg']
 
 
 __all__ += _install_functions(vars(sys.modules['minimx.symbol']))

@@ -105,6 +105,9 @@ _NUM_OUTPUTS = {
     'topk': lambda attrs: 2 if attrs.get('ret_typ') == 'both' else 1,
     'BatchNorm': lambda attrs: 3 if attrs.get('output_mean_var') else 1,
     'LayerNorm': lambda attrs: 3 if attrs.get('output_mean_var') else 1,
+    '_linalg_gelqf': lambda attrs: 2,        # Q and L
+    '_linalg_slogdet': lambda attrs: 2,      # sign and log|det|
+    'moments': lambda attrs: 2,              # mean and variance
 }
 
 
@@ -155,6 +158,7 @@ _INPUT_NAMES = {
     'pick': ('data', 'index'),
     'where': ('condition', 'x', 'y'),
     'zeros_like': ('data',),
+    'moveaxis': ('tensor',),
     'ones_like': ('data',),
     'Deconvolution': ('data', 'weight', 'bias'),
     'LeakyReLU': ('data', 'gamma'),
@@ -340,8 +344,11 @@ def register_nd(namespace, functions: dict) -> None:
         except (TypeError, ValueError):      # no signature to read: not an operator
             continue
         names = (py_name,) + ((name,) if name.isidentifier() and name[0] != '_' else ())
+        extra = {}
+        if name.startswith('linalg.'):    # MXNet's op is _linalg_det, its nodes det0, ...
+            name, extra['hint'] = '_linalg_' + name[7:], name[7:]
         register(_CREATION_NAMES.get(name, name), fn, inputs, attrs, names, functions,
-                 aux=_AUX.get(name, ()))
+                 aux=_AUX.get(name, ()), **extra)
         if isinstance(fn, _BinaryOp) and fn.name in OPERATOR_NAMES:
             _register_binary(fn)
 
