@@ -6,6 +6,7 @@ tests/fixtures/model_zoo/make_fixtures.py (parameter counts and names of all 34
 networks; random weights, outputs and gradients of five small networks).
 """
 
+import functools
 import gzip
 import hashlib
 import json
@@ -15,6 +16,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from fixtures.model_zoo import networks
 from numpy.testing import assert_allclose
 
 import minimx as mx
@@ -194,17 +196,8 @@ def test_namespaces():
 
 # --- weights written by MXNet 1.9.1 -------------------------------------------------
 
-# name: the same network in minimx as make_fixtures.py builds in MXNet
-WEIGHTS = {
-    'resnet_thin_v1': lambda: vision.ResNetV1(vision.BasicBlockV1, [1, 1, 1, 1],
-                                              [4, 8, 16, 24, 32], classes=10),
-    'resnet_thin_v2': lambda: vision.ResNetV2(vision.BottleneckV2, [1, 1, 1, 1],
-                                              [8, 16, 32, 48, 64], classes=10),
-    'mobilenet0.25': lambda: vision.mobilenet0_25(),
-    'mobilenetv2_thin': lambda: vision.MobileNetV2(0.1, classes=10),
-    'densenet_thin': lambda: vision.DenseNet(8, 4, [2, 2, 2, 2], bn_size=2,
-                                             classes=10),
-}
+WEIGHTS = {name: functools.partial(build, vision)        # MXNet's thin networks
+           for name, build in networks.THIN.items()}
 
 
 def fixture_io(name: str) -> dict:

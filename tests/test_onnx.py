@@ -1,12 +1,14 @@
 """ONNX export (Chapter 13, `mx.onnx`): every operator that exports, the model zoo with
 MXNet 1.9.1's weights, and the MXNet-trained model of the book, each run in onnxruntime
 and compared with minimx (and MXNet's recorded outputs) to 1e-4."""
+import functools
 import json
 import os
 import sys
 
 import numpy as np
 import pytest
+from fixtures.model_zoo import networks
 from numpy.testing import assert_allclose
 
 import minimx as mx
@@ -229,16 +231,8 @@ def test_mxnet_trained_digits_model_runs_in_onnxruntime(tmp_path):
         'Gemm']
 
 
-ZOO_WEIGHTS = {               # as tests/test_model_zoo.py builds them for MXNet's files
-    'resnet_thin_v1': lambda: vision.ResNetV1(vision.BasicBlockV1, [1, 1, 1, 1],
-                                              [4, 8, 16, 24, 32], classes=10),
-    'resnet_thin_v2': lambda: vision.ResNetV2(vision.BottleneckV2, [1, 1, 1, 1],
-                                              [8, 16, 32, 48, 64], classes=10),
-    'mobilenet0.25': lambda: vision.mobilenet0_25(),
-    'mobilenetv2_thin': lambda: vision.MobileNetV2(0.1, classes=10),
-    'densenet_thin': lambda: vision.DenseNet(8, 4, [2, 2, 2, 2], bn_size=2,
-                                             classes=10),
-}
+ZOO_WEIGHTS = {name: functools.partial(build, vision)        # MXNet's thin networks
+               for name, build in networks.THIN.items()}
 
 
 @needs_onnx

@@ -10,6 +10,7 @@ import numpy as np
 from minimx.base import MXNetError
 from minimx.ndarray.elemwise import _shape_size
 from minimx.ndarray.ndarray import invoke
+from minimx.ndarray.nn import _global_pool_grad, _spread_to_windows
 from minimx.ndarray.shape_more import _S, _into, _Op
 
 __all__ = ['im2col', 'col2im', 'Deconvolution', 'UpSampling', 'Pad', 'pad']
@@ -347,14 +348,8 @@ class _PoolingND(_Op):
                  global_pool=False, stride=(), pad=(), pooling_convention='valid',
                  count_include_pad=True, **unused):
         x = inputs[0]
-        if global_pool:
-            if pool_type == 'max':          # the first maximum takes the gradient
-                flat = x.reshape(x.shape[0], x.shape[1], -1)
-                hit = xp.arange(flat.shape[2]) == flat.argmax(axis=2)[..., None]
-                return ((hit * g.reshape(g.shape[:2] + (1,))).reshape(x.shape)
-                        .astype(x.dtype),)
-            scale = 1 if pool_type == 'sum' else _shape_size(x.shape[2:])
-            return (xp.broadcast_to(g / x.dtype.type(scale), x.shape).copy(),)
+        if global_pool:                     # Chapter 3's rules, for any number of axes
+            return (_global_pool_grad(xp, x, g, pool_type),)
         k, s, p = self.setup(x, kernel, stride, pad, pool_type)
         fill = -np.inf if pool_type == 'max' else 0
         padded = _pad_pool_nd(xp, x, k, s, p, pooling_convention, fill)
@@ -362,14 +357,8 @@ class _PoolingND(_Op):
         if pool_type == 'avg':
             g = g / _window_sizes_nd(xp, x, k, s, p, pooling_convention,
                                      count_include_pad is not False)
-        taken = xp.zeros(g.shape, dtype=bool)
-        for tap, gtap in zip(_taps_nd(padded, k, s), _taps_nd(gx, k, s)):
-            if pool_type == 'max':
-                hit = (tap == out) & ~taken          # the first maximum of each window
-                taken |= hit
-                gtap += g * hit
-            else:
-                gtap += g
+        _spread_to_windows(xp, _taps_nd(padded, k, s), _taps_nd(gx, k, s), g, out,
+                           pool_type)
         return (gx[(_S(None),) * 2 + tuple(_S(pp, pp + n)
                                               for pp, n in zip(p, x.shape[2:]))],)
 

@@ -300,12 +300,7 @@ class _PoolingOp(Operator):
                  count_include_pad=True, layout='NCHW'):
         x = inputs[0]
         if global_pool:
-            if pool_type != 'max':
-                scale = 1 if pool_type == 'sum' else x.dtype.type(x.shape[2] * x.shape[3])
-                return (xp.broadcast_to(g / scale, x.shape).copy(),)
-            flat = x.reshape(x.shape[0], x.shape[1], -1)
-            hit = xp.arange(flat.shape[2]) == flat.argmax(axis=2)[..., None]
-            return ((hit * g.reshape(g.shape[:2] + (1,))).reshape(x.shape).astype(x.dtype),)
+            return (_global_pool_grad(xp, x, g, pool_type),)
         kernel, stride, pad = _pair(kernel), _pair(stride), _pair(pad)
         fill = -np.inf if pool_type == 'max' else 0
         padded = _pad_pool(xp, x, kernel, stride, pad, pooling_convention, fill)
@@ -313,14 +308,8 @@ class _PoolingOp(Operator):
         if pool_type == 'avg':
             g = g / _window_sizes(xp, x, kernel, stride, pad, pooling_convention,
                                   count_include_pad)
-        taken = xp.zeros(g.shape, dtype=bool) if pool_type == 'max' else None
-        for tap, gtap in zip(_taps(padded, kernel, stride), _taps(gx, kernel, stride)):
-            if pool_type == 'max':
-                hit = (tap == out) & ~taken       # the first maximum of each window
-                taken |= hit
-                gtap += g * hit
-            else:
-                gtap += g
+        _spread_to_windows(xp, _taps(padded, kernel, stride), _taps(gx, kernel, stride), g,
+                           out, pool_type)
         ph, pw = pad
         return (gx[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]],)
 
@@ -392,6 +381,32 @@ def _col2im(xp, gcols, shape, stride, dilate, pad):
             gx[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh,
                j * dw:j * dw + sw * (ow - 1) + 1:sw] += gcols[:, :, i, j]
     return gx[:, :, ph:ph + h, pw:pw + w] if ph or pw else gx
+
+
+def _global_pool_grad(xp, x, g, pool_type: str):
+    """The gradient of a pooling over each whole map (any number of spatial axes):
+    all of it to the first maximum, or spread evenly (avg) or whole (sum)."""
+    if pool_type != 'max':
+        scale = x.dtype.type(1 if pool_type == 'sum' else np.prod(x.shape[2:]))
+        return xp.broadcast_to(g / scale, x.shape).copy()
+    flat = x.reshape(x.shape[0], x.shape[1], -1)
+    hit = xp.arange(flat.shape[2]) == flat.argmax(axis=2)[..., None]
+    return (hit * g.reshape(g.shape[:2] + (1,))).reshape(x.shape).astype(x.dtype)
+
+
+def _spread_to_windows(xp, taps, grad_taps, g, out, pool_type: str) -> None:
+    """Add each window's gradient `g` into `grad_taps`, the views of the (padded)
+    input gradient seen at each kernel offset (`taps` are the same views of the input):
+    to the first maximum of the window for max pooling, else to every position (for
+    avg, `g` comes divided by the window sizes already)."""
+    taken = xp.zeros(g.shape, dtype=bool) if pool_type == 'max' else None
+    for tap, gtap in zip(taps, grad_taps):
+        if pool_type == 'max':
+            hit = (tap == out) & ~taken       # the first maximum of each window
+            taken |= hit
+            gtap += g * hit
+        else:
+            gtap += g
 
 
 def Dropout(data, p: float = 0.5, mode: str = 'training', axes=()):
