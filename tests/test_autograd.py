@@ -14,7 +14,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 import minimx as mx
 from minimx import autograd, nd
 from minimx.base import MXNetError
-from minimx.ndarray.tape import _pins, _versions
+from minimx.ndarray.tape import _versions, live_nodes
 
 pytestmark = pytest.mark.ch03
 F64 = np.float64
@@ -39,10 +39,10 @@ def leaf(values, grad_req='write', **kw):
     return x
 
 
-def no_pins():
+def no_live_graph():
     """No recorded graph is alive any more (collect cycles that tracebacks may hold)."""
     gc.collect()
-    return not _pins and not _versions
+    return not live_nodes() and not _versions
 
 
 # ----------------------------------------------------------------------------- scopes
@@ -361,7 +361,7 @@ def test_long_chain_backpropagates_without_recursion_error():
     z.backward()
     assert_array_equal(y.asnumpy(), [3001, 2999])
     assert_array_equal(x.grad.asnumpy(), [6002, 5998])
-    assert no_pins()
+    assert no_live_graph()
 
 
 def test_long_chain_is_freed_without_recursion_error():
@@ -370,9 +370,9 @@ def test_long_chain_is_freed_without_recursion_error():
         y = x
         for _ in range(3000):
             y = y * 1.0
-    assert _pins
+    assert live_nodes()
     del y
-    assert not _pins
+    assert not live_nodes()
 
 
 # ----------------------------------------------------------------------------- autograd.grad
@@ -622,7 +622,7 @@ def test_writing_into_an_array_a_live_graph_saved_is_allowed_but_backward_refuse
     y.backward()
     assert_array_equal(w.grad.asnumpy(), x.asnumpy())
     del y
-    assert no_pins()
+    assert no_live_graph()
 
 
 def test_the_backward_error_names_the_operator_and_the_saved_array():
@@ -646,7 +646,7 @@ def test_a_write_through_a_view_changes_the_version_of_its_base():
             y.backward()
 
 
-def test_a_recorded_view_pins_its_base():
+def test_a_recorded_view_is_versioned_through_its_base():
     w = leaf([[1.0, 2.0], [3.0, 4.0]])
     with autograd.record():
         row = w[1]                  # a view of w's buffer
@@ -658,7 +658,7 @@ def test_a_recorded_view_pins_its_base():
 
 def test_writes_before_recording_or_after_backward_do_not_count():
     w = leaf([1.0, 2.0])
-    w[:] = 5                        # nothing pinned: nothing to remember
+    w[:] = 5                        # no live graph: nothing to remember
     with autograd.record():
         y = w * w
     y.backward()
@@ -668,7 +668,7 @@ def test_writes_before_recording_or_after_backward_do_not_count():
         y = w * w
     y.backward()
     assert_array_equal(w.grad.asnumpy(), [0, 0])
-    assert no_pins()
+    assert no_live_graph()
 
 
 def test_writes_succeed_after_the_graph_is_garbage_collected():
@@ -678,7 +678,7 @@ def test_writes_succeed_after_the_graph_is_garbage_collected():
         z = y + 1
     w[:] = 0
     del y, z
-    assert not _pins                 # freed at once by reference counting
+    assert not live_nodes()          # freed at once by reference counting
     assert not _versions             # and its versions with it
     w[:] = 1
     assert_array_equal(w.asnumpy(), [1, 1])
@@ -694,7 +694,7 @@ def test_retained_graph_refuses_a_second_backward_after_an_update():
         y.backward()
     assert_array_equal(w.grad.asnumpy(), [2, 4])     # the first backward's, untouched
     del y
-    assert no_pins()
+    assert no_live_graph()
 
 
 def test_a_node_recorded_after_a_write_sees_the_new_version():
@@ -711,27 +711,27 @@ def test_a_node_recorded_after_a_write_sees_the_new_version():
         old.backward()
 
 
-def test_no_pins_leak_after_backward_grad_or_dropped_graphs():
-    assert no_pins()
+def test_no_node_stays_live_after_backward_grad_or_dropped_graphs():
+    assert no_live_graph()
     x = leaf([1.0, 2.0, 3.0, 4.0])
     with autograd.record():
         a, b = nd.split(x, num_outputs=2, axis=0)
         h = nd.concat(a * b, b, dim=0)
         y = (h[nd.array([0, 0, 2])] * 2).sum() + nd.topk(x, k=2, ret_typ='both')[0].sum()
-    assert _pins
+    assert live_nodes()
     y.backward()
     del a, b, h                     # b's split output and h are not heads, but used
-    assert not _pins
+    assert not live_nodes()
     with autograd.record():
         y = (x * x).sum()
     autograd.grad(y, [x])
-    assert not _pins
+    assert not live_nodes()
     with autograd.record():
         y = nd.softmax(x.reshape((2, 2))) * 3
         with pytest.raises(MXNetError):
             y += 1                  # the failed write recorded y + 1 on the way
     del y
-    assert no_pins()
+    assert no_live_graph()
 
 
 # ----------------------------------------------------------------------------- dropout
@@ -870,7 +870,7 @@ def test_the_fast_backward_keeps_its_errors_and_restores_the_flags():
         y.backward()
     assert flags() == (False, False)
     del y
-    assert no_pins()
+    assert no_live_graph()
 
 
 def test_the_fast_backward_honours_grad_req_and_retain_graph():
@@ -956,3 +956,23 @@ def test_the_chain_backward_gives_the_general_paths_gradients(name, f):
                 'split': np.array([[0, 3, 0], [0, 3, 0]]),
                 'dense': np.array([[4, 1, 0], [4, 1, 0]])}[name]
     assert_allclose(grads[0], expected)
+
+
+def test_versions_are_kept_only_while_a_graph_is_alive():
+    """Chapter 3's version table: writes count only while some node lives, and the
+    table empties when the last live node is freed (so it cannot grow for ever)."""
+    assert no_live_graph()
+    w = leaf([1.0, 2.0])
+    w[:] = 3                             # no graph alive: nothing is noted
+    assert not _versions
+    with autograd.record():
+        keep = w * 2                     # a graph kept alive, never backpropagated
+    w[:] = 4                             # noted: keep saved w
+    assert list(_versions.values()) == [1]
+    with autograd.record():
+        y = (w * w).sum()                # recorded after the write: its own versions
+    y.backward()                         # not refused, and not the old graph's business
+    assert_array_equal(w.grad.asnumpy(), [8, 8])
+    assert live_nodes() == 1 and _versions
+    del keep                             # the last live node: the table empties
+    assert no_live_graph()

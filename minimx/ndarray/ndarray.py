@@ -22,7 +22,7 @@ from minimx.base import (
     is_int,
 )
 from minimx.context import Context, num_gpus
-from minimx.ndarray.tape import NO_GRAD, Leaf, Node, _pins, _state, note_write
+from minimx.ndarray.tape import NO_GRAD, Leaf, Node, _state, note_write
 
 __all__ = [
     'NDArray',
@@ -532,8 +532,7 @@ def _assign(target: NDArray, key, value) -> None:
         raise MXNetError(f"assignment: cannot write a value of shape "
                          f"{np.shape(value)} into x[{key!r}] of an array of shape "
                          f"{target.shape}: {err}") from err
-    if _pins:
-        note_write(target._data)      # a live graph that saved it will refuse backward
+    note_write(target._data)          # a live graph that saved it will refuse backward
 
 
 def _assignable(target: NDArray, key, value):
