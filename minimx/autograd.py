@@ -158,9 +158,13 @@ def _run_backward(heads: list, head_grads: list, retain_graph: bool,
     grads: dict = {}
     for entry, g in zip(entries, head_grads):
         grads[entry] = grads[entry] + g if entry in grads else g
-    with _device(heads[0]._ctx):     # on a GPU, compute on the graph's device
-        _backward_nodes(order, grads, heads[0]._ctx.xp)
-        _write_leaves(leaves, grads, capture, foreign={id(g) for g in head_grads})
+    saved, _state.retain_graph = _state.retain_graph, retain_graph
+    try:
+        with _device(heads[0]._ctx):     # on a GPU, compute on the graph's device
+            _backward_nodes(order, grads, heads[0]._ctx.xp)
+            _write_leaves(leaves, grads, capture, foreign={id(g) for g in head_grads})
+    finally:
+        _state.retain_graph = saved
     if not retain_graph:
         for node in order:
             node.release()
@@ -321,8 +325,8 @@ def _backward_one(head: NDArray, retain_graph: bool, train_mode: bool) -> None:
     ones = np.empty(data.shape, data.dtype)
     ones.fill(1)
     state = _state
-    saved = state.recording, state.training
-    state.recording = False
+    saved = state.recording, state.training, state.retain_graph
+    state.recording, state.retain_graph = False, retain_graph
     if train_mode is not None:
         state.training = train_mode
     try:
@@ -349,7 +353,7 @@ def _backward_one(head: NDArray, retain_graph: bool, train_mode: bool) -> None:
             for node in order:
                 node.release()
     finally:
-        state.recording, state.training = saved
+        state.recording, state.training, state.retain_graph = saved
 
 
 def _chain_order(entry: Node) -> 'tuple | None':

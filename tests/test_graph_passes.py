@@ -576,3 +576,70 @@ def test_input_gradients_shared_calls_and_two_contexts():
                             for c in ctxs])
         assert_same([results[1]], [results[0]])
     assert len(hybrid._last_graph.program.plans) == 2      # one per context
+
+
+def _training_peaks(net, x):
+    """(memory the forward keeps for backward, peak of the backward pass), in bytes."""
+    import tracemalloc
+    for _ in range(2):
+        with autograd.record():
+            y = net(x).sum()
+        y.backward()
+    tracemalloc.start()
+    with autograd.record():
+        y = net(x).sum()
+    kept = tracemalloc.get_traced_memory()[0]
+    tracemalloc.reset_peak()
+    y.backward()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return kept, peak
+
+
+def test_training_keeps_less_and_backward_frees_values_after_their_last_use():
+    """In training the compiled graph's relu overwrites the convolution's output, and
+    the backward plan frees each saved value after the last step that reads it: both
+    the memory kept for backward and the backward pass's peak are below imperative."""
+    imperative, hybrid, _ = pair(lenet)
+    hybrid.hybridize()
+    x = nd.random.normal(shape=(16, 1, 14, 14))
+    kept_i, peak_i = _training_peaks(imperative, x)
+    kept_h, peak_h = _training_peaks(hybrid, x)
+    conv_out = 16 * 4 * 14 * 14 * 4          # the first convolution's output, in bytes
+    assert kept_i - kept_h >= conv_out       # relu wrote over it instead of beside it
+    assert peak_h < peak_i - conv_out
+    for a, b in zip(imperative.collect_params().values(),
+                    hybrid.collect_params().values()):
+        assert_allclose(b.grad().asnumpy(), a.grad().asnumpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_retain_graph_keeps_the_values_for_a_second_backward():
+    _, net, shape = pair(lenet)
+    net.hybridize()
+    x = nd.random.normal(shape=shape)
+    for _ in range(2):
+        with autograd.record():
+            y = net(x).sum()
+    y.backward(retain_graph=True)
+    first = [p.grad().asnumpy().copy() for p in net.collect_params().values()]
+    y.backward()                             # the values are all still there
+    for g, p in zip(first, net.collect_params().values()):
+        assert_allclose(p.grad().asnumpy(), g, rtol=1e-6)
+    with pytest.raises(MXNetError, match='already freed'):
+        y.backward()
+
+
+def test_activation_relu_in_place_keeps_mxnets_zero_at_nan():
+    """Activation(relu) gives 0 at NaN (MXNet's Activation); overwriting its input in
+    place must do the same as the copy it replaces."""
+    net = nn.HybridSequential()
+    net.add(nn.Dense(3, activation='relu', in_units=2))
+    net.initialize(mx.init.One())
+    net.hybridize()
+    x = nd.array([[np.nan, 1.0], [1.0, 2.0]])
+    for _ in range(3):                       # the first call runs interpreted
+        with autograd.record():
+            y = net(x)
+    (plan,) = net._last_graph.program.plans.values()
+    assert any(s.inplace for s in plan.steps)
+    assert_allclose(y.asnumpy(), [[0, 0, 0], [3, 3, 3]])

@@ -174,11 +174,14 @@ class _ConvolutionOp(_BiasedOp):
         cols, (oh, ow) = _im2col(xp, x, w.shape[2:], _pair(stride), _pair(dilate),
                                  _pair(pad))
         rows, fg = cols.shape[1] // num_group, w.shape[0] // num_group
-        outs = [xp.matmul(w[i * fg:(i + 1) * fg].reshape(fg, -1),    # (fg, rows)
-                          cols[:, i * rows:(i + 1) * rows])           # (N, rows, OH*OW)
-                for i in range(num_group)]
-        y = outs[0] if num_group == 1 else xp.concatenate(outs, axis=1)
-        y = y.reshape(x.shape[0], w.shape[0], oh, ow)
+        if num_group == 1:      # straight into an NCHW array that owns its memory
+            y = xp.empty((x.shape[0], w.shape[0], oh, ow), xp.result_type(w, cols))
+            xp.matmul(w.reshape(fg, -1), cols, out=y.reshape(y.shape[0], fg, -1))
+        else:
+            outs = [xp.matmul(w[i * fg:(i + 1) * fg].reshape(fg, -1),    # (fg, rows)
+                              cols[:, i * rows:(i + 1) * rows])      # (N, rows, OH*OW)
+                    for i in range(num_group)]
+            y = xp.concatenate(outs, axis=1).reshape(x.shape[0], w.shape[0], oh, ow)
         if b is not None:
             y += b.reshape(1, -1, 1, 1)
         return y
@@ -202,15 +205,15 @@ class _ConvolutionOp(_BiasedOp):
         n, f = x.shape[0], w.shape[0]
         g3 = g.reshape(n, f, oh * ow)
         rows, fg = cols.shape[1] // num_group, f // num_group
-        gw, gcols = [], []
-        for i in range(num_group):
-            gi, ci = g3[:, i * fg:(i + 1) * fg], cols[:, i * rows:(i + 1) * rows]
-            wi = w[i * fg:(i + 1) * fg].reshape(fg, rows)
-            gw.append(xp.matmul(gi, ci.transpose(0, 2, 1)).sum(axis=0))   # (fg, rows)
-            if needs[0]:
-                gcols.append(xp.matmul(wi.T, gi))                          # (N, rows, L)
+        gw = [xp.matmul(g3[:, i * fg:(i + 1) * fg],
+                        cols[:, i * rows:(i + 1) * rows].transpose(0, 2, 1)).sum(axis=0)
+              for i in range(num_group)]                                   # (fg, rows)
+        del cols           # free the columns before the column gradients are made
         gx = None
         if needs[0]:       # col2im only if the input needs a gradient (not for data)
+            gcols = [xp.matmul(w[i * fg:(i + 1) * fg].reshape(fg, rows).T,
+                               g3[:, i * fg:(i + 1) * fg])                 # (N, rows, L)
+                     for i in range(num_group)]
             gcols = gcols[0] if num_group == 1 else xp.concatenate(gcols, axis=1)
             gcols = gcols.reshape((n, x.shape[1]) + w.shape[2:] + (oh, ow))
             gx = _col2im(xp, gcols, x.shape, stride, dilate, pad)

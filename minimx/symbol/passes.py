@@ -115,6 +115,9 @@ class _ReluKernel(Operator):
     def forward(self, xp, x):
         return xp.maximum(x, 0)
 
+    def forward_inplace(self, xp, x):
+        return xp.maximum(x, 0, out=x)
+
     def backward(self, xp, g, inputs, out):
         if xp.isnan(out.sum()):      # one pass to look for a NaN (which stays NaN)
             return (xp.where(out != out, out, g * (out > 0)),)
@@ -129,6 +132,9 @@ class _ActivationReluKernel(_ReluKernel):
 
     def forward(self, xp, x):
         return xp.fmax(x, 0)
+
+    def forward_inplace(self, xp, x):
+        return xp.fmax(x, 0, out=x)
 
     def backward(self, xp, g, inputs, out):
         return (g * (out > 0),)
@@ -448,7 +454,7 @@ class Plan:
                 if step.inplace:              # relu over its input's buffer
                     a = vals[step.ins[0][0]]
                     if a.base is None and sys.getrefcount(a) <= 3:
-                        vals[step.out] = xp.maximum(a, 0, out=a)
+                        vals[step.out] = step.op.forward_inplace(xp, a)
                         continue
                 out = step.op.forward(xp, *[vals[s] if k is None else vals[s][k]
                                             for s, k in step.ins], **step.attrs)
@@ -516,51 +522,66 @@ class Plan:
 
     def backward_steps(self, needs: tuple) -> tuple:
         """The needed slots, and the steps backward runs (in reverse order), each
-        with its attributes (plus `needs` for operators that skip gradients) and
-        which of its inputs want a gradient; computed once per `needs`."""
+        with its attributes (plus `needs` for operators that skip gradients), which
+        of its inputs want a gradient, and the values no later step of the backward
+        pass reads (freed after it); computed once per `needs`."""
         found = self._needed.get(needs)
         if found is None:
             needed = {v for v, n in zip(self.variables, needs) if n}
             for step in self.steps:
                 if any(s in needed for s, _ in step.ins):
                     needed.add(step.out)
-            todo = []
+            todo, last = [], {}
             for step in reversed(self.steps):
                 if step.out in needed:
+                    for s in [step.out] + [s for s, _ in step.ins]:
+                        last[s] = len(todo)          # the backward step that reads it last
                     wanted = [s in needed for s, _ in step.ins]
                     attrs = {**step.attrs, 'needs': wanted} if step.op.skips_unneeded \
                         else step.attrs
-                    todo.append((step, attrs, wanted))
-            found = self._needed[needs] = (needed, todo)
+                    todo.append([step, attrs, wanted, ()])
+            for s, i in last.items():
+                todo[i][3] += (s,)
+            found = self._needed[needs] = (needed, [tuple(t) for t in todo])
         return found
 
     def backward(self, vals: list, g, index: int, needs: tuple, xp) -> tuple:
         """The backward plan: the steps in reverse, each operator's own backward rule
-        on the saved values; steps that lead to no needed input are skipped."""
+        on the saved values; steps that lead to no needed input are skipped. Unless
+        the graph must outlive this pass, each saved value is freed after the last
+        step that reads it (memory planning for the backward pass)."""
         grads = {self.heads[index]: g}
-        for step, attrs, wanted in self.backward_steps(tuple(needs))[1]:
-            out = vals[step.out]
-            if step.many:
-                pending = [(k, grads.pop((step.out, k), None)) for k in range(len(out))]
-                pending = [(k, gk) for k, gk in pending if gk is not None]
-            else:
-                gout = grads.pop((step.out, None), None)
-                pending = () if gout is None else ((None, gout),)
-            if not pending:
-                continue
-            ins = [vals[s] if k is None else vals[s][k] for s, k in step.ins]
-            for k, gk in pending:
-                in_grads = step.op.backward(xp, gk, ins, out, **attrs) if k is None \
-                    else step.op.backward(xp, gk, ins, out, k, **attrs)
-                for ref, gi, a, w in zip(step.ins, in_grads, ins, wanted):
-                    if gi is None or not w:
-                        continue
-                    if gi.shape != a.shape:
-                        gi = _unbroadcast(gi, a.shape)
-                    previous = grads.get(ref)
-                    grads[ref] = gi if previous is None else previous + gi
+        free = len(self.heads) == 1 and not _state.retain_graph
+        for step, attrs, wanted, dying in self.backward_steps(tuple(needs))[1]:
+            self._backward_step(step, attrs, wanted, vals, grads, xp)
+            if free:
+                for s in dying:
+                    vals[s] = None
         return tuple(grads.get((v, None)) if n else None
                      for v, n in zip(self.variables, needs))
+
+    def _backward_step(self, step: Step, attrs: dict, wanted: list, vals: list,
+                       grads: dict, xp) -> None:
+        out = vals[step.out]
+        if step.many:
+            pending = [(k, grads.pop((step.out, k), None)) for k in range(len(out))]
+            pending = [(k, gk) for k, gk in pending if gk is not None]
+        else:
+            gout = grads.pop((step.out, None), None)
+            pending = () if gout is None else ((None, gout),)
+        if not pending:
+            return
+        ins = [vals[s] if k is None else vals[s][k] for s, k in step.ins]
+        for k, gk in pending:
+            in_grads = step.op.backward(xp, gk, ins, out, **attrs) if k is None \
+                else step.op.backward(xp, gk, ins, out, k, **attrs)
+            for ref, gi, a, w in zip(step.ins, in_grads, ins, wanted):
+                if gi is None or not w:
+                    continue
+                if gi.shape != a.shape:
+                    gi = _unbroadcast(gi, a.shape)
+                previous = grads.get(ref)
+                grads[ref] = gi if previous is None else previous + gi
 
 
 def _nbytes(value) -> int:
