@@ -493,11 +493,11 @@ class Plan:
                                                   else vals[other[0]][other[1]],)
                 a = op.forward(xp, a, *extra, **attrs)
             return a
-        buf = None
+        buf = inplace = None
         if step.inplace:
             vals[s] = None                   # the last reader: its buffer is ours
             if a.base is None and sys.getrefcount(a) <= 2:   # no view, no other user
-                buf = a
+                buf = inplace = a
         if buf is None and self.static_alloc and (step.out, None) not in self.heads:
             buf = self.buffers.get(step.out)
             if buf is not None and (buf.shape != a.shape or buf.dtype != a.dtype or
@@ -512,8 +512,8 @@ class Plan:
                                     np.broadcast_shapes(a.shape, b.shape) != a.shape):
                 target = None                # it grows the shape: a new array
             a = buf = fn(xp, a, b, target)
-        if self.static_alloc and (step.out, None) not in self.heads:
-            self.buffers[step.out] = a
+        if self.static_alloc and inplace is None and (step.out, None) not in self.heads:
+            self.buffers[step.out] = a       # in place needs no buffer of its own
         return a
 
     def needed(self, needs: tuple) -> set:
@@ -669,10 +669,15 @@ class CompiledProgram:
         vals = [None] * program.size
         for name, i in program.variables:
             vals[i] = values[name]
+        last = {s: j for j, (_, ins, _, _) in enumerate(program.steps) for s, _ in ins}
+        last.update((s, len(program.steps)) for s, _ in program.heads)
         with ctx:
-            for fn, ins, attrs, out in program.steps:
+            for j, (fn, ins, attrs, out) in enumerate(program.steps):
                 vals[out] = fn(*[vals[s] if i is None else vals[s][i] for s, i in ins],
                                **attrs)
+                for s, _ in ins:         # a value read for the last time: keep its shape
+                    if last[s] == j and vals[s] is not None:
+                        vals[s] = _shadow(vals[s])
         steps = lower_graph(self.nodes, vals, key[1], ctx)
         if isinstance(steps, str):
             self.why_not = steps
@@ -714,3 +719,18 @@ class CompiledProgram:
                 if id(r) in made:
                     r._ag = Node(plan.op, {}, arrays, output, parents, i)
         return results
+
+
+class _Shadow:
+    """What lowering and planning need of a value the first run has freed."""
+
+    __slots__ = ('ndim', 'nbytes')
+
+    def __init__(self, value) -> None:
+        self.ndim, self.nbytes = value.ndim, _nbytes(value)
+
+
+def _shadow(value):
+    """`value` (an NDArray or a list of them) as shadows: the first run, like the
+    plans after it, frees each value after its last reader."""
+    return [_Shadow(v) for v in value] if isinstance(value, list) else _Shadow(value)
