@@ -15,6 +15,7 @@ hybridized >= 1.1x imperative's steps/s at batch 32 and no slower than the NumPy
 reference; hybridized LeNet inference >= 0.8x PyTorch's images/s; peak RSS <= 1.5x the
 NumPy reference's, and hybridized below imperative.
 """
+import gc
 import json
 import os
 import resource
@@ -62,6 +63,7 @@ def run_numpy() -> dict:
     rng = np.random.default_rng(0)
     results = {}
     for name, model, shape, batch, steps in WORKLOADS:
+        gc.collect()          # the previous workload's objects go before this one starts
         net = model(rng)
         x, y = data(rng, shape, batch)
         results[f'{name}_step'] = timed(lambda: net.step(x, y, 0.01), steps)
@@ -83,7 +85,8 @@ def run_minimx(hybrid: bool = False) -> dict:
     makers = {'mlp': make_mlp, 'mlp32': make_mlp, 'lenet': make_lenet, 'lenet32': make_lenet}
     results = {}
     for name, _, shape, batch, steps in WORKLOADS:
-        net = makers[name]()
+        gc.collect()          # a Block lives in a reference cycle (as in MXNet): free the
+        net = makers[name]()  # previous workload's network before this one starts
         net.initialize(mx.init.Xavier())
         if hybrid:
             net.hybridize(static_alloc=True)
@@ -117,6 +120,7 @@ def run_torch() -> dict:
     nets = {'mlp': mlp, 'mlp32': mlp, 'lenet': lenet, 'lenet32': lenet}
     results = {}
     for name, _, shape, batch, steps in WORKLOADS:
+        gc.collect()
         net = nets[name]
         opt = torch.optim.SGD(net.parameters(), lr=0.01)
         x, y = data(rng, shape, batch)

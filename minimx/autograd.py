@@ -171,26 +171,34 @@ def _run_backward(heads: list, head_grads: list, retain_graph: bool,
 
 
 def _backward_nodes(order: list, grads: dict, xp) -> None:
-    """Run the rules in reverse order, adding each input's gradient into `grads`."""
+    """Run the rules in reverse order, adding each input's gradient into `grads`;
+    unless the graph must outlive the pass, free each node's saved arrays as soon
+    as its rule has run (an array goes when its producer and readers are done)."""
+    free = not _state.retain_graph
     for node in reversed(order):
         g = grads.pop(node, None)
-        if g is None:
+        if g is not None:
+            _backward_node(node, g, grads, xp)
+        if free:
+            node.release()
+
+
+def _backward_node(node: Node, g, grads: dict, xp) -> None:
+    op, attrs, inputs = node.op, node.attrs, node.inputs
+    if op.skips_unneeded:   # tell it which inputs need a gradient at all
+        attrs = {**attrs, 'needs': [type(p) is Node or type(p) is Leaf
+                                    for p in node.parents]}
+    if node.index is None:
+        in_grads = op.backward(xp, g, inputs, node.output, **attrs)
+    else:
+        in_grads = op.backward(xp, g, inputs, node.output, node.index, **attrs)
+    for parent, ig, a in zip(node.parents, in_grads, inputs):
+        if ig is None or (type(parent) is not Node and type(parent) is not Leaf):
             continue
-        op, attrs, inputs = node.op, node.attrs, node.inputs
-        if op.skips_unneeded:   # tell it which inputs need a gradient at all
-            attrs = {**attrs, 'needs': [type(p) is Node or type(p) is Leaf
-                                        for p in node.parents]}
-        if node.index is None:
-            in_grads = op.backward(xp, g, inputs, node.output, **attrs)
-        else:
-            in_grads = op.backward(xp, g, inputs, node.output, node.index, **attrs)
-        for parent, ig, a in zip(node.parents, in_grads, inputs):
-            if ig is None or (type(parent) is not Node and type(parent) is not Leaf):
-                continue
-            if ig.shape != a.shape:
-                ig = _unbroadcast(ig, a.shape)
-            previous = grads.get(parent)
-            grads[parent] = ig if previous is None else previous + ig
+        if ig.shape != a.shape:
+            ig = _unbroadcast(ig, a.shape)
+        previous = grads.get(parent)
+        grads[parent] = ig if previous is None else previous + ig
 
 
 def _write_leaves(leaves: list, grads: dict, capture: 'dict | None',
@@ -380,6 +388,7 @@ def _chain_order(entry: Node) -> 'tuple | None':
 def _backward_chain(order: list, g) -> dict:
     """`_backward_nodes` for a chain: each node's gradient goes to its one parent in
     the graph, so no dictionary collects them; returns {leaf: gradient} (or {})."""
+    free = not _state.retain_graph
     for node in reversed(order):
         op, attrs, inputs, parents = node.op, node.attrs, node.inputs, node.parents
         if op.skips_unneeded:
@@ -397,6 +406,9 @@ def _backward_chain(order: list, g) -> dict:
         if ig is None:
             return {}
         g = ig if ig.shape == a.shape else _unbroadcast(ig, a.shape)
+        if free:                 # its saved arrays are done with (see _backward_nodes)
+            inputs = a = None
+            node.release()
     return {parent: g}
 
 

@@ -976,3 +976,34 @@ def test_versions_are_kept_only_while_a_graph_is_alive():
     assert live_nodes() == 1 and _versions
     del keep                             # the last live node: the table empties
     assert no_live_graph()
+
+
+@pytest.mark.parametrize('branch', [False, True])   # the chain's path and the general one
+def test_backward_frees_each_node_as_soon_as_its_rule_has_run(monkeypatch, branch):
+    """Without retain_graph the pass releases each node after its rule, so what the
+    last operators saved is gone before the first operator's rule runs (and with
+    retain_graph=True it is all still there)."""
+    import weakref
+    x = leaf(np.ones((64, 64)))
+    seen = []
+    for retain in (False, True):
+        with autograd.record():
+            first = x * 2.0
+            last = first.exp().exp()
+            y = (last + first).sum() if branch else last.sum()
+        saved = weakref.ref(last._data)      # saved by exp (its output) and its reader
+        op = type(first._ag.op)
+        rule = op.backward
+
+        def spy(self, *args, **kwargs):
+            seen.append(saved() is None)     # the first operator runs last
+            return rule(self, *args, **kwargs)
+        monkeypatch.setattr(op, 'backward', spy)
+        del first, last
+        y.backward(retain_graph=retain)
+        monkeypatch.undo()
+        expected = 2 * np.exp(2 + np.exp(2.0)) + (2 if branch else 0)
+        assert np.allclose(x.grad.asnumpy(), expected, rtol=1e-5)
+    assert seen == [True, False]
+    del y
+    assert no_live_graph()
