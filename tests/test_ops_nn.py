@@ -472,6 +472,39 @@ def test_leaky_relu_family_matches_mxnet():
         nd.LeakyReLU(t, act_type='rrelu')
 
 
+def test_leaky_relu_family_gradients_at_nan_and_infinity_as_mxnet():
+    """MXNet 1.9.1's backward: leaky and elu give 1 at NaN (their rule asks x <= 0),
+    prelu gives its slope (its rule asks x > 0); recorded from MXNet 1.9.1."""
+    recorded = {'leaky': [1, 0.25, 0.25, 1, 1, 0.25],
+                'elu': [1, 0.09196987, 0.25, 1, 1, 0],
+                'prelu': [0.25, 0.25, 0.25, 1, 1, 0.25]}
+    for act, expected in recorded.items():
+        t = arr([np.nan, -1., 0., 1., np.inf, -np.inf])
+        t.attach_grad()
+        with autograd.record():
+            y = nd.LeakyReLU(t, arr([0.25]), act_type=act) if act == 'prelu' else \
+                nd.LeakyReLU(t, act_type=act, slope=0.25)
+        y.backward()
+        assert_allclose(t.grad.asnumpy(), expected, rtol=1e-6)
+
+
+def test_batchnorm_backward_sets_a_fixed_gamma_to_one_as_mxnet():
+    """MXNet 1.9.1: with fix_gamma=True the backward pass writes 1 into gamma (the
+    forward pass and prediction leave it alone); with fix_gamma=False it is kept."""
+    x = nd.array(np.arange(12.).reshape(3, 4))
+    x.attach_grad()
+    for fix, expected in ((True, [1, 1, 1, 1]), (False, [2, 3, 4, 5])):
+        gamma = nd.array([2., 3., 4., 5.])
+        stats = [nd.zeros(4), nd.zeros(4), nd.ones(4)]
+        nd.BatchNorm(x, gamma, *stats, fix_gamma=fix)          # prediction
+        assert_array_equal(gamma.asnumpy(), [2, 3, 4, 5])
+        with autograd.record():
+            y = nd.BatchNorm(x, gamma, *stats, fix_gamma=fix)
+        assert_array_equal(gamma.asnumpy(), [2, 3, 4, 5])
+        y.backward()
+        assert_array_equal(gamma.asnumpy(), expected)
+
+
 # ------------------------------------------------------------------- legacy functions
 
 def test_legacy_capitalised_names_are_functions():

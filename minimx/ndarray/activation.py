@@ -70,9 +70,10 @@ class _LeakyReLU(_Op):
 
     def backward(self, xp, g, inputs, out, act_type='leaky', slope=0.25):
         x = inputs[0]
-        if act_type in ('leaky', 'prelu'):
+        if act_type in ('leaky', 'prelu'):      # at NaN: leaky's 1, prelu's gamma
             a = self.slope_of(x, inputs[1]) if act_type == 'prelu' else slope
-            gx = g * xp.where(x > 0, 1, a).astype(x.dtype)
+            gx = g * (xp.where(x > 0, 1, a) if act_type == 'prelu'
+                      else xp.where(x <= 0, a, 1)).astype(x.dtype)
             if act_type == 'leaky':
                 return (gx,)
             ga = g * xp.where(x > 0, 0, x)
@@ -83,6 +84,8 @@ class _LeakyReLU(_Op):
             cdf = 0.5 * (1 + _erf(xp, x / x.dtype.type(math.sqrt(2))))
             return (g * (cdf + x * pdf),)
         alpha, scale = (slope, 1.0) if act_type == 'elu' else (_SELU_ALPHA, _SELU_SCALE)
+        if act_type == 'elu':                   # MXNet's elu: 1 at NaN, as leaky
+            return (g * xp.where(x <= 0, alpha * xp.exp(xp.minimum(x, 0)), 1),)
         return (g * scale * xp.where(x > 0, 1, alpha * xp.exp(xp.minimum(x, 0))),)
 
 

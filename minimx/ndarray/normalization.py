@@ -177,6 +177,8 @@ class _BatchNorm(_Op):
         gxhat = g if fix_gamma else g * gamma.reshape(shape)
         gx = _standardize_grad(gxhat, xhat, std, axes) if batch_stats else gxhat / std
         ggamma = xp.zeros_like(gamma) if fix_gamma else (g * xhat).sum(axis=axes)
+        if fix_gamma:       # as MXNet 1.9.1's backward: a fixed gamma is set to 1
+            gamma[...] = 1
         return gx, ggamma, g.sum(axis=axes), None, None
 
 
