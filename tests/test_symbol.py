@@ -3,7 +3,7 @@ import json
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 
 import minimx as mx
 from minimx import autograd, nd, sym
@@ -431,6 +431,7 @@ SAMPLES.update({
     'linalg.inverse': ([_spd(3)], {}),
     'linalg.extracttrian': ([_v(3, 3)], {}),
     'linalg.gelqf': ([_v(2, 3)], {}),
+    '_split_v2': ([_v(2, 5)], {'indices': (0, 1, 3), 'axis': 1}),   # as sym.split_v2 below
 })
 # Operators that only Python's operators make: how to make them on symbols.
 BY_OPERATOR = {'_plus_scalar': lambda x: x + 1.5, '_minus_scalar': lambda x: x - 1.5,
@@ -443,7 +444,8 @@ BY_OPERATOR = {'_plus_scalar': lambda x: x + 1.5, '_minus_scalar': lambda x: x -
                '_greater_scalar': lambda x: x > 1.5, '_power': lambda x, y: x ** y,
                '_mod': lambda x, y: x % y, '_maximum': sym.maximum,
                '_minimum': sym.minimum,
-               '_equal': lambda x, y: x == y, '_greater': lambda x, y: x > y}
+               '_equal': lambda x, y: x == y, '_greater': lambda x, y: x > y,
+               '_split_v2': lambda x: sym.split_v2(x, (1, 3), axis=1)}
 CORE = ['FullyConnected', 'Convolution', 'Pooling', 'BatchNorm', 'Embedding', 'take',
         'pick', 'where', 'dot', 'batch_dot', 'Reshape', 'transpose', 'split', 'concat',
         'stack', 'sum', 'mean', 'max', 'softmax', 'log_softmax', 'exp', 'log', 'sqrt',
@@ -668,3 +670,39 @@ def test_linalg_graphs_use_mxnets_op_names_both_ways():
     assert ops == ['null', '_linalg_det', '_linalg_gelqf', '_linalg_potrf']
     assert len(sym.linalg.slogdet(x).list_outputs()) == 2      # sign and log|det|
     assert len(sym.moments(x, axes=(1,)).list_outputs()) == 2   # mean and variance
+
+
+# MXNet 1.9.1: sym.Group([sym.split_v2(x, 3, axis=1), sym.split_v2(x, (1, 3), axis=1)])
+_SPLIT_V2_JSON = """{"nodes": [{"op": "null", "name": "x", "inputs": []},
+ {"op": "_split_v2", "name": "_split_v20", "attrs": {"axis": "1", "indices": "[]",
+  "sections": "3", "squeeze_axis": "False"}, "inputs": [[0, 0, 0]]},
+ {"op": "_split_v2", "name": "_split_v21", "attrs": {"axis": "1",
+  "indices": "[0, 1, 3]", "sections": "0", "squeeze_axis": "False"},
+  "inputs": [[0, 0, 0]]}], "arg_nodes": [0], "node_row_ptr": [0, 1, 4, 7],
+ "heads": [[1, 0, 0], [1, 1, 0], [1, 2, 0], [2, 0, 0], [2, 1, 0], [2, 2, 0]],
+ "attrs": {"mxnet_version": ["int", 10901]}}"""
+
+
+def test_split_v2_is_mxnets_op_with_its_attributes_both_ways():
+    """sym.split_v2 makes a node of MXNet's op _split_v2 (indices with a leading 0, or
+    sections), one output per part; MXNet's JSON of it loads and runs, and minimx's
+    JSON (checked in MXNet 1.9.1) has MXNet's op, attributes and outputs."""
+    x = nd.arange(12).reshape((2, 6))
+    expected = [x.asnumpy()[:, a:b] for a, b in ((0, 2), (2, 4), (4, 6), (0, 1), (1, 3),
+                                                   (3, 6))]
+    loaded = sym.load_json(_SPLIT_V2_JSON)
+    outs = loaded.bind(mx.cpu(), {'x': x}).forward()
+    for o, e in zip(outs, expected):
+        assert_array_equal(o.asnumpy(), e)
+    v = sym.var('x')
+    with mx.name.NameManager():
+        made = sym.Group([sym.split_v2(v, 3, axis=1), sym.split_v2(v, (1, 3), axis=1)])
+    graph = json.loads(made.tojson())
+    assert [n['op'] for n in graph['nodes']] == ['null', '_split_v2', '_split_v2']
+    assert graph['nodes'][2]['attrs']['indices'] == '(0, 1, 3)'
+    assert made.list_outputs() == loaded.list_outputs()
+    assert made.infer_shape(x=(2, 6))[1] == [(2, 2)] * 3 + [(2, 1), (2, 2), (2, 3)]
+    assert [len(p) for p in (v.split_v2(2, axis=1), sym.split_v2(v, (2,), axis=1))] == \
+        [2, 2]
+    with pytest.raises(MXNetError, match='an int or a tuple'):
+        sym.split_v2(v, 1.5)

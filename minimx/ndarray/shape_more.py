@@ -204,7 +204,10 @@ def concatenate(arrays, axis: int = 0, always_copy: bool = True) -> NDArray:
 
 
 class _SplitV2(_Op):
-    name = 'split_v2'
+    """MXNet's op `_split_v2`: cut at `indices` (which start with 0, as the Python
+    function `split_v2` writes them) or into `sections` equal parts."""
+
+    name = '_split_v2'
     params = ('indices', 'axis', 'squeeze_axis', 'sections')
 
     def bounds(self, n: int, indices, sections) -> list:
@@ -213,7 +216,7 @@ class _SplitV2(_Op):
                 raise MXNetError(f"split_v2: an axis of size {n} does not split into "
                                  f"{sections} equal sections")
             return [i * n // sections for i in range(sections + 1)]
-        return [0] + [int(i) for i in indices] + [n]
+        return [int(i) for i in indices] + [n]
 
     def forward(self, xp, x, indices=(), axis=0, squeeze_axis=False, sections=0):
         axis = _normalize_axis(axis, x.ndim, self.name)[0]
@@ -247,7 +250,7 @@ def split_v2(ary: NDArray, indices_or_sections, axis: int = 0,
     if not isinstance(indices_or_sections, (tuple, list)):
         raise MXNetError("split_v2: indices_or_sections must be an int or a tuple of "
                          f"ints, got {type(indices_or_sections).__name__}")
-    return _split_v2(ary, indices=tuple(indices_or_sections), axis=axis,
+    return _split_v2(ary, indices=(0,) + tuple(indices_or_sections), axis=axis,
                      squeeze_axis=squeeze_axis)
 
 

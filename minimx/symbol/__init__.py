@@ -5,11 +5,12 @@
 
 import sys
 
+from minimx.base import MXNetError
 from minimx.symbol import linalg, random
 from minimx.symbol.custom import Custom
-from minimx.symbol.registry import FUNCTIONS
+from minimx.symbol.registry import FUNCTIONS, SPECS
 from minimx.symbol.symbol import *
-from minimx.symbol.symbol import _function
+from minimx.symbol.symbol import _apply, _function
 
 
 def _install_functions(namespace: dict) -> list:
@@ -26,3 +27,22 @@ __all__ = ['Symbol', 'var', 'Variable', 'Group', 'load', 'load_json', 'AttrScope
 
 
 __all__ += _install_functions(vars(sys.modules['minimx.symbol']))
+
+
+def split_v2(ary, indices_or_sections, axis=0, squeeze_axis=False, name=None,
+             attr=None):
+    """Split along `axis` into equal sections (an int) or at the given indices (a
+    tuple): a node of MXNet's op `_split_v2`, with one output per part."""
+    if isinstance(indices_or_sections, int):
+        cut = {'indices': (), 'sections': indices_or_sections}
+    elif isinstance(indices_or_sections, (tuple, list)):
+        cut = {'indices': (0,) + tuple(indices_or_sections), 'sections': 0}
+    else:
+        raise MXNetError("split_v2: indices_or_sections must be an int or a tuple of "
+                         f"ints, got {type(indices_or_sections).__name__}")
+    return _apply(SPECS['_split_v2'], '_split_v2', (ary,),
+                  {'axis': axis, 'squeeze_axis': squeeze_axis, **cut}, name, attr)
+
+
+Symbol.split_v2 = split_v2
+__all__.append('split_v2')

@@ -108,6 +108,7 @@ _NUM_OUTPUTS = {
     '_linalg_gelqf': lambda attrs: 2,        # Q and L
     '_linalg_slogdet': lambda attrs: 2,      # sign and log|det|
     'moments': lambda attrs: 2,              # mean and variance
+    '_split_v2': lambda attrs: len(attrs.get('indices') or ()) or attrs.get('sections', 1),
 }
 
 
@@ -212,7 +213,8 @@ _NO_INPUTS = tuple(_CREATION_NAMES)
 
 _NOT_OPERATORS = ('array', 'empty', 'load', 'save', 'waitall', 'invoke', 'fluent',
                   'apply_binary', 'infer_reshape', 'normalize_axis', 'shape_size',
-                  'getitem', 'seed')
+                  'getitem', 'seed',
+                  'split_v2')   # a Python function over the op _split_v2 (below)
 
 
 _NOT_ATTRS = ('out', 'name', 'stype', 'ctx', 'needs')   # call keywords, not attributes
@@ -501,6 +503,12 @@ def is_hidden(key: str) -> bool:
 
 
 register_nd(nd, FUNCTIONS)
+
+
+# MXNet's split_v2 is a Python function that writes its indices_or_sections as the
+# attributes of the op _split_v2: `indices` (with a leading 0) or `sections`.
+register('_split_v2', nd.shape_more._split_v2, ('data',),
+         ('indices', 'axis', 'squeeze_axis', 'sections'), hint='_split_v2')
 
 
 register_nd(nd.random, RANDOM_FUNCTIONS)
