@@ -6,9 +6,9 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import minimx as mx
-from minimx.ndarray.tape import Node as TapeNode
 from minimx import autograd, nd, sym
 from minimx.base import MXNetError
+from minimx.ndarray.tape import Node as TapeNode
 from minimx.symbol.registry import FUNCTIONS, SPECS
 
 pytestmark = pytest.mark.ch10
