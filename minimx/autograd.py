@@ -151,25 +151,6 @@ def _unbroadcast(grad, shape: tuple):
     return summed.reshape(shape)
 
 
-def _run_backward(heads: list, head_grads: list, retain_graph: bool,
-                  capture: 'dict | None' = None) -> None:
-    entries = [h._ag for h in heads]
-    order, leaves = _topological_order(entries)
-    grads: dict = {}
-    for entry, g in zip(entries, head_grads):
-        grads[entry] = grads[entry] + g if entry in grads else g
-    saved, _state.retain_graph = _state.retain_graph, retain_graph
-    try:
-        with _device(heads[0]._ctx):     # on a GPU, compute on the graph's device
-            _backward_nodes(order, grads, heads[0]._ctx.xp)
-            _write_leaves(leaves, grads, capture, foreign={id(g) for g in head_grads})
-    finally:
-        _state.retain_graph = saved
-    if not retain_graph:
-        for node in order:
-            node.release()
-
-
 def _backward_nodes(order: list, grads: dict, xp) -> None:
     """Run the rules in reverse order, adding each input's gradient into `grads`;
     unless the graph must outlive the pass, free each node's saved arrays as soon
@@ -199,6 +180,25 @@ def _backward_node(node: Node, g, grads: dict, xp) -> None:
             ig = _unbroadcast(ig, a.shape)
         previous = grads.get(parent)
         grads[parent] = ig if previous is None else previous + ig
+
+
+def _run_backward(heads: list, head_grads: list, retain_graph: bool,
+                  capture: 'dict | None' = None) -> None:
+    entries = [h._ag for h in heads]
+    order, leaves = _topological_order(entries)
+    grads: dict = {}
+    for entry, g in zip(entries, head_grads):
+        grads[entry] = grads[entry] + g if entry in grads else g
+    saved, _state.retain_graph = _state.retain_graph, retain_graph
+    try:
+        with _device(heads[0]._ctx):     # on a GPU, compute on the graph's device
+            _backward_nodes(order, grads, heads[0]._ctx.xp)
+            _write_leaves(leaves, grads, capture, foreign={id(g) for g in head_grads})
+    finally:
+        _state.retain_graph = saved
+    if not retain_graph:
+        for node in order:
+            node.release()
 
 
 def _write_leaves(leaves: list, grads: dict, capture: 'dict | None',
