@@ -382,8 +382,7 @@ def plan_memory(steps: list, heads: list, nbytes: dict, keep: bool,
     they go as soon as they are dead; a fused step whose input dies there works in
     place in that input's buffer (only with `reuse`: the 'memory' pass). With `keep`
     (a backward pass will read every value) nothing is freed early. Returns the
-    bytes a call allocates, naive (every operator a new array, all kept to the
-    end) and planned."""
+    bytes a call allocates with the plan, and the peak of live bytes."""
     last, producer = {}, {step.out: step for step in steps if step.kind != 'const'}
     for i, step in enumerate(steps):
         for s, _ in step.ins:
