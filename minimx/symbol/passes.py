@@ -111,12 +111,13 @@ class _ReluKernel(Operator):
     stays NaN), so that in training it may overwrite its input (see plan_memory)."""
 
     name = 'relu'
+    ufunc = 'maximum'             # NaN stays NaN (nd.relu)
 
     def forward(self, xp, x):
-        return xp.maximum(x, 0)
+        return getattr(xp, self.ufunc)(x, 0)
 
     def forward_inplace(self, xp, x):
-        return xp.maximum(x, 0, out=x)
+        return getattr(xp, self.ufunc)(x, 0, out=x)
 
     def backward(self, xp, g, inputs, out):
         if xp.isnan(out.sum()):      # one pass to look for a NaN (which stays NaN)
@@ -129,12 +130,7 @@ class _ActivationReluKernel(_ReluKernel):
     Activation, unlike its relu), so its gradient there is 0 too."""
 
     name = 'Activation_relu'
-
-    def forward(self, xp, x):
-        return xp.fmax(x, 0)
-
-    def forward_inplace(self, xp, x):
-        return xp.fmax(x, 0, out=x)
+    ufunc = 'fmax'                # 0 at NaN
 
     def backward(self, xp, g, inputs, out):
         return (g * (out > 0),)
