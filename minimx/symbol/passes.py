@@ -517,9 +517,9 @@ class Plan:
 
     def backward_steps(self, needs: tuple) -> tuple:
         """The needed slots, and the steps backward runs (in reverse order), each
-        with its attributes (plus `needs` for operators that skip gradients), which
-        of its inputs want a gradient, and the values no later step of the backward
-        pass reads (freed after it); computed once per `needs`."""
+        with its attributes (plus `needs` for operators that skip gradients), the
+        inputs that want a gradient (position, slot), and the values no later step
+        of the backward pass reads (freed after it); computed once per `needs`."""
         found = self._needed.get(needs)
         if found is None:
             needed = {v for v, n in zip(self.variables, needs) if n}
@@ -534,7 +534,9 @@ class Plan:
                     wanted = [s in needed for s, _ in step.ins]
                     attrs = {**step.attrs, 'needs': wanted} if step.op.skips_unneeded \
                         else step.attrs
-                    todo.append([step, attrs, wanted, ()])
+                    targets = tuple((i, ref) for i, (ref, w) in enumerate(zip(step.ins,
+                                                                             wanted)) if w)
+                    todo.append([step, attrs, targets, ()])
             for s, i in last.items():
                 todo[i][3] += (s,)
             found = self._needed[needs] = (needed, [tuple(t) for t in todo])
@@ -547,15 +549,15 @@ class Plan:
         step that reads it (memory planning for the backward pass)."""
         grads = {self.heads[index]: g}
         free = len(self.heads) == 1 and not _state.retain_graph
-        for step, attrs, wanted, dying in self.backward_steps(tuple(needs))[1]:
-            self._backward_step(step, attrs, wanted, vals, grads, xp)
+        for step, attrs, targets, dying in self.backward_steps(tuple(needs))[1]:
+            self._backward_step(step, attrs, targets, vals, grads, xp)
             if free:
                 for s in dying:
                     vals[s] = None
         return tuple(grads.get((v, None)) if n else None
                      for v, n in zip(self.variables, needs))
 
-    def _backward_step(self, step: Step, attrs: dict, wanted: list, vals: list,
+    def _backward_step(self, step: Step, attrs: dict, targets: tuple, vals: list,
                        grads: dict, xp) -> None:
         out = vals[step.out]
         if step.many:
@@ -570,11 +572,12 @@ class Plan:
         for k, gk in pending:
             in_grads = step.op.backward(xp, gk, ins, out, **attrs) if k is None \
                 else step.op.backward(xp, gk, ins, out, k, **attrs)
-            for ref, gi, a, w in zip(step.ins, in_grads, ins, wanted):
-                if gi is None or not w:
+            for i, ref in targets:          # only the inputs that want a gradient
+                gi = in_grads[i]
+                if gi is None:
                     continue
-                if gi.shape != a.shape:
-                    gi = _unbroadcast(gi, a.shape)
+                if gi.shape != ins[i].shape:
+                    gi = _unbroadcast(gi, ins[i].shape)
                 previous = grads.get(ref)
                 grads[ref] = gi if previous is None else previous + gi
 
@@ -600,14 +603,11 @@ class _CachedOp(Operator):
 
     name = '_CachedOp'
     num_inputs = None
+    skips_unneeded = True     # its backward plan skips inputs that need no gradient
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.graph = None     # the CompiledProgram, which autograd.get_symbol inlines
-
-    @property
-    def skips_unneeded(self) -> bool:
-        return True
 
     def backward(self, xp, g, inputs, out, index=None, needs=()):
         return self.plan.backward(inputs[-1], g, index or 0, needs, xp)
