@@ -18,10 +18,7 @@ class _AutogradState(threading.local):
     recording = False
     training = False
     anomaly = None    # anomaly mode's callback per recorded operator (Chapter 14)
-    retain_graph = True   # in a backward pass: whether the graph outlives it (a
-
-
-    #                       compiled graph frees its values early if not, Chapter 11)
+    retain_graph = True   # during backward: does the graph outlive the pass?
 
 
 _state = _AutogradState()
