@@ -123,10 +123,8 @@ def _topological_order(heads: list) -> tuple:
             continue
         seen.add(entry)
         if type(entry) is Node:
-            if entry.inputs is None:
-                raise _released_error()
-            if _versions and entry.changed() >= 0:
-                raise _changed_error(entry, entry.changed())
+            if entry.inputs is None or _versions:    # freed, or maybe written since
+                _check_usable(entry)
             nodes.append(entry)
             for p in entry.parents:
                 if type(p) is Node or type(p) is Leaf:
@@ -229,6 +227,16 @@ def _adoptable(g, buf) -> bool:
     """Whether `g` is a fresh array the backward pass owns, shaped like the buffer."""
     return (type(g) is type(buf) and g.base is None and g.shape == buf.shape
             and g.dtype == buf.dtype and g.flags.c_contiguous)
+
+
+def _check_usable(node: Node) -> None:
+    """Refuse a node that backward cannot use: freed by an earlier backward, or
+    whose saved memory was written in place since it was recorded."""
+    if node.inputs is None:
+        raise _released_error()
+    written = node.changed()
+    if written >= 0:
+        raise _changed_error(node, written)
 
 
 def _released_error() -> MXNetError:
@@ -369,10 +377,8 @@ def _chain_order(entry: Node) -> 'tuple | None':
     parent in the graph), without the stack and the set; None if it branches."""
     nodes = []
     while type(entry) is Node:
-        if entry.inputs is None:
-            raise _released_error()
-        if _versions and entry.changed() >= 0:
-            raise _changed_error(entry, entry.changed())
+        if entry.inputs is None or _versions:        # as in _topological_order
+            _check_usable(entry)
         nodes.append(entry)
         parent = None
         for p in entry.parents:

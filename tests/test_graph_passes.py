@@ -92,6 +92,18 @@ def only(net, which):
         graph.program.plans.clear()
 
 
+def recorded(net, x, times=2, backward=False, total=False):
+    """`net(x)` (summed, with `total`) under autograd.record(), `times` times: the first
+    call of a kind runs the checked program, the later ones the plan; with `backward`,
+    each call is followed by backward(). Returns the last result."""
+    for _ in range(times):
+        with autograd.record():
+            y = net(x).sum() if total else net(x)
+        if backward:
+            y.backward()
+    return y
+
+
 def step(net, x, seed, heads_grad=None):
     """One recorded forward and backward: outputs, gradients, all parameter values."""
     mx.random.seed(seed)
@@ -137,9 +149,7 @@ def test_one_tape_node_for_the_whole_graph():
     _, net, shape = pair(lenet)
     net.hybridize()
     x = nd.ones(shape)
-    for _ in range(2):
-        with autograd.record():
-            y = net(x)
+    y = recorded(net, x)
     assert y._ag.op.name == '_CachedOp'
     assert all(type(p).__name__ == 'Leaf' or p is None for p in y._ag.parents)
     y.backward()
@@ -340,10 +350,7 @@ def test_in_training_relu_overwrites_only_an_output_backward_never_reads():
     _, net, shape = pair(lenet)
     net.hybridize()
     x = nd.ones(shape)
-    for _ in range(2):
-        with autograd.record():
-            y = net(x)
-        y.backward()
+    recorded(net, x, backward=True)
     (plan,) = net._last_graph.program.plans.values()
     assert plan.grad
     flags = {(s.op.name, s.inplace) for s in plan.steps}
@@ -357,9 +364,7 @@ def test_in_place_really_happens_at_run_time():
     _, net, _ = pair(mlp)
     net.hybridize()
     x = nd.ones((512, 12))
-    for _ in range(2):
-        with autograd.record():
-            y = net(x)
+    y = recorded(net, x)
     saved = y._ag.inputs[-1]                # the forward's values, kept for backward
     (relu,) = [s for s in y._ag.op.plan.steps if s.op.name == 'Activation_relu']
     assert relu.inplace and saved[relu.out] is saved[relu.ins[0][0]]
@@ -433,10 +438,7 @@ def test_a_node_without_raw_form_keeps_the_graph_interpreted():
     block.hybridize()
     x = nd.array([[-1.0, 0.5]])
     x.attach_grad()
-    for _ in range(2):
-        with autograd.record():
-            y = block(x)
-        y.backward()
+    y = recorded(block, x, backward=True)
     assert 'LeakyReLU' in block._last_graph.program.why_not
     assert y._ag.op.name != '_CachedOp'
     assert_allclose(y.asnumpy(), [[np.exp(-2.0) - 1, 1.0]], rtol=1e-6)
@@ -529,9 +531,7 @@ def test_symbolblock_takes_the_flags_and_get_symbol_inlines_cached_ops():
     block.hybridize(static_alloc=True)
     a = nd.ones((2, 3))
     a.attach_grad()
-    for _ in range(3):
-        with autograd.record():
-            y = block(a)
+    y = recorded(block, a, times=3)
     program = block._last_graph.program
     assert program.static_alloc and program.plans
     assert_allclose(y.asnumpy(), [3 * (np.exp(2) + 1)] * 2, rtol=1e-6)
@@ -581,10 +581,7 @@ def test_input_gradients_shared_calls_and_two_contexts():
 def _training_peaks(net, x):
     """(memory the forward keeps for backward, peak of the backward pass), in bytes."""
     import tracemalloc
-    for _ in range(2):
-        with autograd.record():
-            y = net(x).sum()
-        y.backward()
+    recorded(net, x, backward=True, total=True)
     tracemalloc.start()
     with autograd.record():
         y = net(x).sum()
@@ -618,9 +615,7 @@ def test_retain_graph_keeps_the_values_for_a_second_backward():
     _, net, shape = pair(lenet)
     net.hybridize()
     x = nd.random.normal(shape=shape)
-    for _ in range(2):
-        with autograd.record():
-            y = net(x).sum()
+    y = recorded(net, x, total=True)
     y.backward(retain_graph=True)
     first = [p.grad().asnumpy().copy() for p in net.collect_params().values()]
     y.backward()                             # the values are all still there
@@ -638,9 +633,7 @@ def test_activation_relu_in_place_keeps_mxnets_zero_at_nan():
     net.initialize(mx.init.One())
     net.hybridize()
     x = nd.array([[np.nan, 1.0], [1.0, 2.0]])
-    for _ in range(3):                       # the first call runs interpreted
-        with autograd.record():
-            y = net(x)
+    y = recorded(net, x, times=3)
     (plan,) = net._last_graph.program.plans.values()
     assert any(s.inplace for s in plan.steps)
     assert_allclose(y.asnumpy(), [[0, 0, 0], [3, 3, 3]])

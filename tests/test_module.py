@@ -41,14 +41,10 @@ def train(name, sym, x, y, label_name='softmax_label', context=None):
     it = mx.io.NDArrayIter(x, y, rec['batch'], label_name=label_name)
     mod = mx.mod.Module(sym, label_names=(label_name,),
                         context=context if context is not None else mx.cpu())
-    history = []
-
-    def on_batch(p):
-        history.append([p.epoch, p.nbatch] + [v for _, v in
-                                              p.eval_metric.get_name_value()])
-    mod.fit(it, eval_metric=rec['metric'], optimizer=rec['optimizer'],
-            optimizer_params=rec['optimizer_params'], arg_params=args, aux_params=aux,
-            num_epoch=rec['epochs'], batch_end_callback=on_batch)
+    history = networks.fit_recording(
+        mod, it, eval_metric=rec['metric'], optimizer=rec['optimizer'],
+        optimizer_params=rec['optimizer_params'], arg_params=args, aux_params=aux,
+        num_epoch=rec['epochs'])
     return mod, np.array(history)
 
 
@@ -350,11 +346,10 @@ def bucket_batches():
 def trained_buckets():
     args, _ = initial('bucket')
     mod = mx.mod.BucketingModule(sym_gen, default_bucket_key=5)
-    history = []
-    mod.fit(ListIter(bucket_batches()), eval_metric='acc', optimizer='sgd',
-            optimizer_params={'learning_rate': 0.5, 'momentum': 0.9}, arg_params=args,
-            num_epoch=2, batch_end_callback=lambda p: history.append(
-                [p.epoch, p.nbatch, p.eval_metric.get_name_value()[0][1]]))
+    history = networks.fit_recording(
+        mod, ListIter(bucket_batches()), eval_metric='acc', optimizer='sgd',
+        optimizer_params={'learning_rate': 0.5, 'momentum': 0.9}, arg_params=args,
+        num_epoch=2)
     return mod, np.array(history)
 
 
@@ -385,33 +380,19 @@ def test_bucketing_checkpoint_round_trip(tmp_path, trained_buckets):
 
 @pytest.mark.parametrize('name', ['seq', 'pyloss'])
 def test_sequential_module_matches_mxnet(name):
-    x = mx.sym.Variable('data')
-    h = mx.sym.FullyConnected(x, num_hidden=16, name='fc1')
-    h = mx.sym.Activation(h, act_type='relu', name='relu1')
-    h = mx.sym.FullyConnected(h, num_hidden=3, name='fc2')
-    seq = mx.mod.SequentialModule()
-    seq.add(mx.mod.Module(h, label_names=None))
-    if name == 'pyloss':
-        def grad(scores, labels):
-            p = mx.nd.softmax(scores)
-            return p - mx.nd.one_hot(labels, p.shape[1])
-        seq.add(mx.mod.PythonLossModule(grad_func=grad), take_labels=True,
-                auto_wiring=True)
-    else:
-        head = mx.sym.SoftmaxOutput(mx.sym.Variable('data'), name='softmax')
-        seq.add(mx.mod.Module(head), take_labels=True, auto_wiring=True)
+    seq = networks.sequential(mx, python_loss=name == 'pyloss')
     args, _ = initial('mlp')
-    history = []
-    seq.fit(mx.io.NDArrayIter(REF['mlp_x'], REF['mlp_y'], 10), eval_metric='acc',
-            optimizer='sgd', optimizer_params={'learning_rate': 0.1, 'momentum': 0.9},
-            arg_params=args, num_epoch=2, batch_end_callback=lambda p: history.append(
-                [p.epoch, p.nbatch, p.eval_metric.get_name_value()[0][1]]))
+    history = networks.fit_recording(
+        seq, mx.io.NDArrayIter(REF['mlp_x'], REF['mlp_y'], 10), eval_metric='acc',
+        optimizer='sgd', optimizer_params={'learning_rate': 0.1, 'momentum': 0.9},
+        arg_params=args, num_epoch=2)
     assert_params(seq, name)
     np.testing.assert_allclose(history, REF[f'{name}_history'], atol=1e-6)
     assert seq.output_names == REC[name]['output_names']
     assert [[n, list(s)] for n, s in seq.output_shapes] == REC[name]['output_shapes']
     with pytest.raises(AssertionError, match='unknown option'):
-        seq.add(mx.mod.Module(h, label_names=None), take_label=True)
+        seq.add(mx.mod.Module(networks.mlp_trunk(mx.sym), label_names=None),
+                take_label=True)
 
 
 def test_callbacks(tmp_path, caplog, trained_mlp):
