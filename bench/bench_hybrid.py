@@ -23,6 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
+import gluon_nets  # noqa: E402
 import reference_numpy as ref  # noqa: E402
 
 import minimx as mx  # noqa: E402
@@ -33,21 +34,11 @@ ROUNDS = 5
 
 
 def make_mlp():
-    net = nn.HybridSequential()
-    net.add(nn.Dense(256, activation='relu', in_units=784), nn.Dense(10, in_units=256))
-    return net
+    return gluon_nets.mlp(nn)
 
 
 def make_lenet():
-    net = nn.HybridSequential()
-    net.add(nn.Conv2D(6, kernel_size=5, padding=2, activation='relu', in_channels=1),
-            nn.MaxPool2D(pool_size=2, strides=2),
-            nn.Conv2D(16, kernel_size=5, activation='relu', in_channels=6),
-            nn.MaxPool2D(pool_size=2, strides=2),
-            nn.Dense(120, activation='relu', in_units=400),
-            nn.Dense(84, activation='relu', in_units=120),
-            nn.Dense(10, in_units=84))
-    return net
+    return gluon_nets.lenet(nn)
 
 
 def minimx_step(make, x, y, hybrid: bool, infer: bool = False):

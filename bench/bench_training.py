@@ -7,6 +7,8 @@ Workloads, float32, on random data (speed does not depend on the values):
 Each framework runs in its own process, so that its peak RSS is its own: the hand-written
 NumPy reference (bench/reference_numpy.py), minimx imperative, minimx hybridized
 (`net.hybridize(static_alloc=True)`, Chapter 11), and PyTorch when it is installed.
+With MXNET_PYTHON set to a Python that has MXNet 1.9.1, the same Gluon program (one
+text, `import mxnet` instead of `import minimx`) runs on MXNet too, both ways.
 Every process gets one BLAS/OpenMP thread (and PyTorch one intra-op thread), unless
 OMP_NUM_THREADS is set, so that the numbers compare the frameworks, not the cores.
 
@@ -28,17 +30,23 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 MLP_BATCH, LENET_BATCH, SMALL_BATCH = 256, 128, 32
 THREADS = os.environ.get('OMP_NUM_THREADS', '1')
+# A Python with MXNet 1.9.1 (pip install mxnet==1.9.1 "numpy<1.24" in a side virtualenv):
+# when set, the same Gluon program runs on MXNet too, imperative and hybridized.
+MXNET_PYTHON = os.environ.get('MXNET_PYTHON')
 
 
-def timed(fn, steps: int, rounds: int = 3) -> float:
-    """Best-of-rounds seconds per call, after a warm-up."""
+def timed(fn, steps: int, rounds: int = 3, sync=lambda: None) -> float:
+    """Best-of-rounds seconds per call, after a warm-up; `sync()` waits for
+    asynchronous work (MXNet's engine) at the end of the warm-up and of each round."""
     for _ in range(2):
         fn()
+    sync()
     best = float('inf')
     for _ in range(rounds):
         start = time.perf_counter()
         for _ in range(steps):
             fn()
+        sync()
         best = min(best, (time.perf_counter() - start) / steps)
     return best
 
@@ -72,21 +80,22 @@ def run_numpy() -> dict:
     return results
 
 
-def run_minimx(hybrid: bool = False) -> dict:
+def run_gluon(package: str = 'minimx', hybrid: bool = False) -> dict:
+    """The Gluon program, the same text for minimx and for MXNet 1.9.1 (`package`)."""
     sys.path.insert(0, os.path.dirname(HERE))
-    from bench_hybrid import make_lenet, make_mlp  # the same networks, in this process
-
-    import minimx as mx
-    from minimx import autograd, gluon, nd
+    import importlib
+    mx = importlib.import_module(package)
+    from gluon_nets import lenet, mlp
+    autograd, gluon, nd = mx.autograd, mx.gluon, mx.nd
     mx.random.seed(0)
     rng = np.random.default_rng(0)
 
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
-    makers = {'mlp': make_mlp, 'mlp32': make_mlp, 'lenet': make_lenet, 'lenet32': make_lenet}
+    makers = {'mlp': mlp, 'mlp32': mlp, 'lenet': lenet, 'lenet32': lenet}
     results = {}
     for name, _, shape, batch, steps in WORKLOADS:
         gc.collect()          # a Block lives in a reference cycle (as in MXNet): free the
-        net = makers[name]()  # previous workload's network before this one starts
+        net = makers[name](gluon.nn)     # previous workload's network before this one
         net.initialize(mx.init.Xavier())
         if hybrid:
             net.hybridize(static_alloc=True)
@@ -99,7 +108,8 @@ def run_minimx(hybrid: bool = False) -> dict:
                 loss = loss_fn(net(x), y)
             loss.backward()
             trainer.step(batch)
-        results[f'{name}_step'] = timed(step, steps)
+        # MXNet runs asynchronously: every timed round ends by waiting for its work
+        results[f'{name}_step'] = timed(step, steps, sync=nd.waitall)
         if name == 'lenet':
             results['lenet_infer'] = timed(lambda: net(x).wait_to_read(), 20)
     return results
@@ -138,8 +148,10 @@ def run_torch() -> dict:
 
 
 def child(framework: str) -> None:
-    results = {'numpy': run_numpy, 'minimx': run_minimx, 'torch': run_torch,
-               'hybrid': lambda: run_minimx(hybrid=True)}[framework]()
+    results = {'numpy': run_numpy, 'minimx': run_gluon, 'torch': run_torch,
+               'hybrid': lambda: run_gluon(hybrid=True),
+               'mxnet': lambda: run_gluon('mxnet'),
+               'mxnet-hybrid': lambda: run_gluon('mxnet', hybrid=True)}[framework]()
     results['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(results))
 
@@ -147,7 +159,8 @@ def child(framework: str) -> None:
 def measure(framework: str) -> dict | None:
     env = dict(os.environ, OMP_NUM_THREADS=THREADS, OPENBLAS_NUM_THREADS=THREADS,
                MKL_NUM_THREADS=THREADS)
-    proc = subprocess.run([sys.executable, __file__, '--child', framework],
+    python = MXNET_PYTHON if framework.startswith('mxnet') else sys.executable
+    proc = subprocess.run([python, __file__, '--child', framework],
                           capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         if framework == 'torch' and 'No module named' in proc.stderr:
@@ -162,7 +175,8 @@ def best_of(runs: list) -> dict | None:
     return {k: min(r[k] for r in runs) for k in runs[0]} if runs else None
 
 
-FRAMEWORKS = ('numpy', 'minimx', 'hybrid', 'torch')
+FRAMEWORKS = ('numpy', 'minimx', 'hybrid', 'torch') + \
+    (('mxnet', 'mxnet-hybrid') if MXNET_PYTHON else ())
 
 
 def main(rounds: int = 3) -> None:
@@ -200,6 +214,20 @@ def main(rounds: int = 3) -> None:
           f"hyb {hyb['peak_rss_mb'] / imp['peak_rss_mb']:.2f}x imp (< 1)")
     print("targets: hyb >= 1.10x imp speed at batch 32; hyb <= 1.00x numpy time; "
           "imp <= 1.10x numpy time")
+    mxi, mxh = res.get('mxnet'), res.get('mxnet-hybrid')
+    if not mxi:
+        print("MXNet 1.9.1: set MXNET_PYTHON to a Python that has it to run the same "
+              "Gluon program on it")
+        return
+    print(f"\nthe same Gluon program on MXNet 1.9.1 ({MXNET_PYTHON})")
+    print(f"{'':<26}{'mxnet':>10}{'hybrid':>9}   ")
+    for label, key, scale in rows:
+        print(f"{label:<26}{scale / mxi[key]:10.1f}{scale / mxh[key]:9.1f}   "
+              f"hyb {mxi[key] / mxh[key]:.2f}x imp speed; "
+              f"minimx imp {mxi[key] / imp[key]:.2f}x, hyb {mxh[key] / hyb[key]:.2f}x "
+              "mxnet speed")
+    print(f"{'peak RSS (MB)':<26}{mxi['peak_rss_mb']:10.0f}{mxh['peak_rss_mb']:9.0f}   "
+          f"hyb {mxh['peak_rss_mb'] / mxi['peak_rss_mb']:.2f}x imp")
 
 
 if __name__ == '__main__':
