@@ -175,6 +175,7 @@ CASES = [
     ('make_loss', [(2, 3)], {}, ()),
     ('BlockGrad', [(2, 3)], {}, ()),
     ('identity', [(2, 3)], {}, ()),
+    ('_copy', [(2, 3)], {}, ()),
     ('Flatten', [(2, 3, 4)], {}, ()),
 ]
 CASES += [('Activation', [(2, 5)], {'act_type': a}, ())

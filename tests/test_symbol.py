@@ -6,7 +6,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import minimx as mx
-from minimx import autograd, nd, sym
+from minimx import autograd, gluon, nd, sym
 from minimx.base import MXNetError
 from minimx.ndarray.tape import Node as TapeNode
 from minimx.symbol.registry import FUNCTIONS, SPECS
@@ -364,7 +364,7 @@ SAMPLES = {
     'Dropout': ([_u(2, 3)], {'p': 0.5}),
     'tile': ([_u(2, 3)], {'reps': (2, 1)}),
     'repeat': ([_u(2, 3)], {'repeats': 2, 'axis': 0}),
-    'flip': ([_u(2, 3)], {'axis': 1}),
+    'reverse': ([_u(2, 3)], {'axis': 1}),
     'swapaxes': ([_u(2, 3)], {'dim1': 0, 'dim2': 1}),
     'topk': ([_u(2, 3)], {'k': 2, 'ret_typ': 'value'}),
     'Cast': ([_u(2, 3)], {'dtype': 'float64'}),
@@ -419,7 +419,6 @@ SAMPLES.update({
     'im2col': ([_v(1, 2, 4, 4)], {'kernel': (2, 2)}),
     'col2im': ([_v(1, 8, 9)], {'output_size': (4, 4), 'kernel': (2, 2)}),
     'moments': ([_v(2, 3)], {'axes': (1,)}),
-    'moveaxis': ([_v(2, 3, 4)], {'source': 0, 'destination': 2}),
     '_linalg_gemm': ([_v(2, 3), _v(3, 4), _v(2, 4)], {}),
     '_linalg_gemm2': ([_v(2, 3), _v(3, 4)], {}),
     '_linalg_potrf': ([_spd(3)], {}),
@@ -437,15 +436,17 @@ SAMPLES.update({
     'Crop': ([_v(1, 2, 5, 5)], {'h_w': (3, 2), 'offset': (1, 2), 'num_args': 1}),
     'fill_element_0index': ([_v(2, 3), _v(2), np.array([2, 0], np.float32)], {}),
     'scatter_nd': ([_v(2), np.array([[0, 2]], np.float32)], {'shape': (3,)}),
-    'ravel_multi_index': ([np.array([[1, 0], [2, 1]], np.float32)], {'shape': (3, 4)}),
-    'unravel_index': ([np.array([5, 2], np.float32)], {'shape': (3, 4)}),
-    'sample_uniform': ([_v(2), _v(2) + 1], {'shape': (3,)}),
-    'sample_normal': ([_v(2), _v(2)], {'shape': (3,)}),
-    'sample_gamma': ([_v(2), _v(2)], {'shape': (3,)}),
-    'sample_exponential': ([_v(2)], {'shape': (3,)}),
-    'sample_poisson': ([_v(2)], {'shape': (3,)}),
-    'sample_negative_binomial': ([np.array([3, 4], np.float32), _v(2) / 2], {'shape': (3,)}),
-    'sample_generalized_negative_binomial': ([_v(2), _v(2)], {'shape': (3,)}),
+    '_ravel_multi_index': ([np.array([[1, 0], [2, 1]], np.float32)], {'shape': (3, 4)}),
+    '_unravel_index': ([np.array([5, 2], np.float32)], {'shape': (3, 4)}),
+    '_eye': ([], {'N': 3, 'M': 4, 'k': 1}),
+    '_linspace': ([], {'start': 0.0, 'stop': 1.0, 'num': 5}),
+    '_sample_uniform': ([_v(2), _v(2) + 1], {'shape': (3,)}),
+    '_sample_normal': ([_v(2), _v(2)], {'shape': (3,)}),
+    '_sample_gamma': ([_v(2), _v(2)], {'shape': (3,)}),
+    '_sample_exponential': ([_v(2)], {'shape': (3,)}),
+    '_sample_poisson': ([_v(2)], {'shape': (3,)}),
+    '_sample_negative_binomial': ([np.array([3, 4], np.float32), _v(2) / 2], {'shape': (3,)}),
+    '_sample_generalized_negative_binomial': ([_v(2), _v(2)], {'shape': (3,)}),
 })
 # Operators that only Python's operators make: how to make them on symbols.
 BY_OPERATOR = {'_plus_scalar': lambda x: x + 1.5, '_minus_scalar': lambda x: x - 1.5,
@@ -522,7 +523,18 @@ def _py_name(spec):
     return next(n for n, s in FUNCTIONS.items() if s is spec and n in sym.__dict__)
 
 
-@pytest.mark.parametrize('name', sorted(n for n in SPECS if not n.startswith(_SKIP)))
+def _distinct_operators() -> list:
+    """One name per operator: MXNet's own where an alias points to the same spec
+    (`_sample_gamma`, not `sample_gamma`)."""
+    seen, names = set(), []
+    for n in sorted(SPECS, key=lambda n: (SPECS[n].name != n, n)):
+        if id(SPECS[n]) not in seen and not n.startswith(_SKIP):
+            seen.add(id(SPECS[n]))
+            names.append(n)
+    return sorted(names)
+
+
+@pytest.mark.parametrize('name', _distinct_operators())
 def test_symbolic_gradient_matches_imperative(name):
     reachable = name in BY_OPERATOR or any(s is SPECS[name] for s in FUNCTIONS.values())
     if not reachable and name in CORE:
@@ -722,3 +734,175 @@ def test_split_v2_is_mxnets_op_with_its_attributes_both_ways():
         [2, 2]
     with pytest.raises(MXNetError, match='an int or a tuple'):
         sym.split_v2(v, 1.5)
+
+
+# ------------------------------------- MXNet's op names, creation ops and mx.sym.random
+
+# MXNet 1.9.1: sym.Group([concat(x, y), split(x, num_outputs=3, axis=1)[2],
+# swapaxes(x, 0, 1), flip(x, axis=1), identity(x), broadcast_plus(x, y), cumsum(x),
+# eye(2, 3, 1), linspace(0, 1, 5), arange(1, 4), zeros((2,)), full((2,), 3),
+# ravel_multi_index(i, shape=(3, 4)), unravel_index(j, shape=(3, 4))]).tojson()
+_MXNET_ALIASES_JSON = """
+{"nodes": [{"op": "null", "name": "x", "inputs": []}, {"op": "null", "name": "y",
+"inputs": []}, {"op": "Concat", "name": "concat0", "attrs": {"num_args": "2"},
+"inputs": [[0, 0, 0], [1, 0, 0]]}, {"op": "SliceChannel", "name": "split0", "attrs":
+{"axis": "1", "num_outputs": "3"}, "inputs": [[0, 0, 0]]}, {"op": "SwapAxis", "name":
+"swapaxes0", "attrs": {"dim1": "0", "dim2": "1"}, "inputs": [[0, 0, 0]]}, {"op":
+"reverse", "name": "flip0", "attrs": {"axis": "1"}, "inputs": [[0, 0, 0]]}, {"op":
+"_copy", "name": "identity0", "inputs": [[0, 0, 0]]}, {"op": "broadcast_add", "name":
+"broadcast_plus0", "inputs": [[0, 0, 0], [1, 0, 0]]}, {"op": "_np_cumsum", "name":
+"cumsum0", "inputs": [[0, 0, 0]]}, {"op": "_eye", "name": "_eye0", "attrs": {"M": "3",
+"N": "2", "dtype": "float32", "k": "1"}, "inputs": []}, {"op": "_linspace", "name":
+"_linspace0", "attrs": {"dtype": "float32", "endpoint": "True", "num": "5", "start":
+"0", "stop": "1"}, "inputs": []}, {"op": "_arange", "name": "_arange0", "attrs":
+{"dtype": "float32", "infer_range": "False", "repeat": "1", "start": "1", "step":
+"1.0", "stop": "4"}, "inputs": []}, {"op": "_zeros", "name": "_zeros0", "attrs":
+{"dtype": "float32", "shape": "(2,)"}, "inputs": []}, {"op": "_full", "name":
+"_full0", "attrs": {"dtype": "float32", "shape": "(2,)", "value": "3.0"}, "inputs":
+[]}, {"op": "null", "name": "i", "inputs": []}, {"op": "_ravel_multi_index", "name":
+"ravel_multi_index0", "attrs": {"shape": "(3, 4)"}, "inputs": [[14, 0, 0]]}, {"op":
+"null", "name": "j", "inputs": []}, {"op": "_unravel_index", "name": "unravel_index0",
+"attrs": {"shape": "(3, 4)"}, "inputs": [[16, 0, 0]]}], "arg_nodes": [0, 1, 14, 16],
+"node_row_ptr": [0, 1, 2, 3, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20],
+"heads": [[2, 0, 0], [3, 2, 0], [4, 0, 0], [5, 0, 0], [6, 0, 0], [7, 0, 0], [8, 0, 0],
+[9, 0, 0], [10, 0, 0], [11, 0, 0], [12, 0, 0], [13, 0, 0], [15, 0, 0], [17, 0, 0]],
+"attrs": {"mxnet_version": ["int", 10901]}}"""
+
+# MXNet 1.9.1: sym.Group([random.uniform(shape=(2,)), random.exponential(2, shape=(3,)),
+# random.normal_like(x), random.gamma(2, 1, shape=(4,)), random.multinomial(p),
+# random.shuffle(x), random.poisson(y, shape=(2,)), random.randint(0, 5, shape=(3,))])
+_MXNET_RANDOM_JSON = """
+{"nodes": [{"op": "_random_uniform", "name": "_random_uniform0", "attrs": {"high":
+"1", "low": "0", "shape": "(2,)"}, "inputs": []}, {"op": "_random_exponential",
+"name": "_random_exponential0", "attrs": {"lam": "0.5", "shape": "(3,)"}, "inputs":
+[]}, {"op": "null", "name": "x", "inputs": []}, {"op": "_random_normal_like", "name":
+"normal_like0", "inputs": [[2, 0, 0]]}, {"op": "_random_gamma", "name":
+"_random_gamma0", "attrs": {"alpha": "2", "beta": "1", "shape": "(4,)"}, "inputs":
+[]}, {"op": "null", "name": "p", "inputs": []}, {"op": "_sample_multinomial", "name":
+"_sample_multinomial0", "attrs": {"dtype": "int32", "get_prob": "True"}, "inputs":
+[[5, 0, 0]]}, {"op": "_shuffle", "name": "_shuffle0", "inputs": [[2, 0, 0]]}, {"op":
+"null", "name": "y", "inputs": []}, {"op": "_sample_poisson", "name":
+"_sample_poisson0", "attrs": {"shape": "(2,)"}, "inputs": [[8, 0, 0]]}, {"op":
+"_random_randint", "name": "_random_randint0", "attrs": {"high": "5", "low": "0",
+"shape": "(3,)"}, "inputs": []}], "arg_nodes": [2, 5, 8], "node_row_ptr": [0, 1, 2, 3,
+4, 5, 6, 8, 9, 10, 11, 12], "heads": [[0, 0, 0], [1, 0, 0], [3, 0, 0], [4, 0, 0], [6,
+0, 0], [6, 1, 0], [7, 0, 0], [9, 0, 0], [10, 0, 0]], "attrs": {"mxnet_version":
+["int", 10901]}}"""
+
+
+def _aliases_group():
+    x, y, i, j = sym.var('x'), sym.var('y'), sym.var('i'), sym.var('j')
+    with mx.name.NameManager():            # names counted from 0, as in a new process
+        return sym.Group([sym.concat(x, y), sym.split(x, num_outputs=3, axis=1)[2],
+                          sym.swapaxes(x, 0, 1), sym.flip(x, axis=1), sym.identity(x),
+                          sym.broadcast_plus(x, y), sym.cumsum(x), sym.eye(2, 3, 1),
+                          sym.linspace(0, 1, 5), sym.arange(1, 4), sym.zeros((2,)),
+                          sym.full((2,), 3), sym.ravel_multi_index(i, shape=(3, 4)),
+                          sym.unravel_index(j, shape=(3, 4))])
+
+
+def _random_group():
+    x, p, y = sym.var('x'), sym.var('p'), sym.var('y')
+    with mx.name.NameManager():
+        return sym.Group([sym.random.uniform(shape=(2,)), sym.random.exponential(2, shape=(3,)),
+                          sym.random.normal_like(x), sym.random.gamma(2, 1, shape=(4,)),
+                          sym.random.multinomial(p), sym.random.shuffle(x),
+                          sym.random.poisson(y, shape=(2,)),
+                          sym.random.randint(0, 5, shape=(3,))])
+
+
+def _same_nodes(ours: str, theirs: str) -> None:
+    """The same ops, node names and inputs; each attribute minimx writes has MXNet's
+    value (MXNet also writes the defaults, minimx only what was given)."""
+    ours, theirs = json.loads(ours), json.loads(theirs)
+    assert [(n['op'], n['name'], n['inputs']) for n in ours['nodes']] == \
+        [(n['op'], n['name'], n['inputs']) for n in theirs['nodes']]
+    for a, b in zip(ours['nodes'], theirs['nodes']):
+        for key, value in a.get('attrs', {}).items():
+            assert b['attrs'][key] == value, (a['name'], key)
+    assert ours['heads'] == theirs['heads']
+
+
+def test_aliases_write_and_read_mxnets_op_names():
+    """concat writes MXNet's op Concat, split SliceChannel, ... (before, minimx wrote the
+    alias and could not read 16 of these ops from MXNet's JSON)."""
+    _same_nodes(_aliases_group().tojson(), _MXNET_ALIASES_JSON)
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    want = [np.concatenate([x, x + 1], axis=1), x[:, 2:], x.T, x[:, ::-1], x, x + x + 1,
+            np.cumsum(x), np.eye(2, 3, 1), np.linspace(0, 1, 5), np.arange(1, 4),
+            np.zeros(2), np.full(2, 3.0), [6, 1], [[1, 0], [1, 2]]]
+    inputs = dict(x=nd.array(x), y=nd.array(x + 1), i=nd.array([[1, 0], [2, 1]]),
+                  j=nd.array([5, 2]))
+    for text in (_MXNET_ALIASES_JSON, _aliases_group().tojson()):
+        got = sym.load_json(text).eval(**inputs)
+        for g, w in zip(got, want):
+            assert_allclose(g.asnumpy(), np.asarray(w, np.float32), rtol=1e-6)
+
+
+def test_sym_random_is_mxnets():
+    """Numbers make _random_* nodes, symbols _sample_* nodes; the *_like samplers,
+    multinomial (two outputs: get_prob=True by default), shuffle and randint too."""
+    _same_nodes(_random_group().tojson(), _MXNET_RANDOM_JSON)
+    probs = np.array([[0.2, 0.3, 0.5], [0.0, 1.0, 0.0]], np.float32)
+    inputs = dict(x=nd.array(np.arange(6, dtype=np.float32).reshape(2, 3)),
+                  p=nd.array(probs), y=nd.array([1.0, 4.0, 9.0]))
+    for text in (_MXNET_RANDOM_JSON, _random_group().tojson()):
+        mx.random.seed(5)
+        u, e, n, g, idx, logp, s, pois, r = sym.load_json(text).eval(**inputs)
+        shapes = [o.shape for o in (u, e, n, g, idx, logp, s, pois, r)]
+        assert shapes == [(2,), (3,), (2, 3), (4,), (2,), (2,), (2, 3), (3, 2), (3,)]
+        assert idx.asnumpy()[1] == 1 and logp.asnumpy()[1] == 0     # p = (0, 1, 0)
+        assert_allclose(np.exp(logp.asnumpy()), probs[[0, 1], idx.asnumpy()], rtol=1e-6)
+        assert sorted(s.asnumpy().tolist()) == [[0, 1, 2], [3, 4, 5]]
+        assert ((u.asnumpy() >= 0) & (u.asnumpy() < 1)).all() and (e.asnumpy() > 0).all()
+        assert r.dtype == np.int32 and set(r.asnumpy()) <= set(range(5))
+    mx.random.seed(5)
+    want = nd.random.exponential(scale=2, shape=(3,))       # lam = 1 / scale
+    mx.random.seed(5)
+    got = sym.random.exponential(2, shape=(3,)).eval()[0]
+    assert_allclose(got.asnumpy(), want.asnumpy(), rtol=1e-6)
+
+
+def test_sym_random_refuses_mixed_parameters_as_mxnet():
+    x = sym.var('x')
+    with pytest.raises(AssertionError, match='must all have the same type'):
+        sym.random.uniform(x, 1)
+    with pytest.raises(ValueError, match='either Symbol or numbers'):
+        sym.random.normal('a', 1)
+    scale = sym.random.exponential(x)          # lam = 1 / x: a node, then the sampler
+    assert [n['op'] for n in json.loads(scale.tojson())['nodes']] == \
+        ['null', '_rdiv_scalar', '_sample_exponential']
+
+
+def test_nd_only_functions_are_not_in_sym():
+    """MXNet 1.9.1 has F.add, F.equal, F.concatenate, ... in mx.nd only: a
+    hybrid_forward that calls them works until hybridized, in MXNet and in minimx."""
+    for name in ('add', 'subtract', 'equal', 'logical_and', 'concatenate', 'moveaxis'):
+        assert hasattr(nd, name) and not hasattr(sym, name)
+    with pytest.raises(AttributeError, match=r'F\.broadcast_add\(a, b\)'):
+        sym.add
+
+    class Twice(gluon.HybridBlock):
+        def hybrid_forward(self, F, x):
+            return F.add(x, x)
+
+    block = Twice()
+    assert_allclose(block(nd.ones((2,))).asnumpy(), [2, 2])
+    block.hybridize()
+    with pytest.raises(MXNetError, match="mx.sym has no 'add'"):
+        block(nd.ones((2,)))
+
+
+def test_full_and_arange_read_mxnets_attributes():
+    """_full's attribute is `value`, and _arange's JSON carries infer_range."""
+    node = json.loads(sym.full((2,), 7).tojson())['nodes'][-1]
+    assert node['op'] == '_full' and node['attrs']['value'] == '7.0'
+    text = sym.arange(3).tojson().replace('"start": "3"',
+                                          '"start": "3", "infer_range": "True"')
+    with pytest.raises(MXNetError, match='infer_range=True'):
+        sym.load_json(text).eval()
+
+
+def test_symbol_block_is_also_in_gluon_nn():
+    """MXNet programs load exported models with gluon.nn.SymbolBlock.imports(...)."""
+    assert gluon.nn.SymbolBlock is gluon.SymbolBlock

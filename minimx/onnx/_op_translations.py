@@ -156,7 +156,7 @@ _UNARY = {'relu': 'Relu', 'sigmoid': 'Sigmoid', 'tanh': 'Tanh', 'softsign': 'Sof
           'sign': 'Sign', 'sin': 'Sin', 'cos': 'Cos', 'rint': 'Round',
           'LogisticRegressionOutput': 'Sigmoid', 'Flatten': 'Flatten'}
 # Nothing to compute at inference: the output is the input.
-_PASS_THROUGH = ('BlockGrad', 'identity', 'make_loss', 'MakeLoss',
+_PASS_THROUGH = ('BlockGrad', '_copy', 'identity', 'make_loss', 'MakeLoss',
                  'LinearRegressionOutput', 'MAERegressionOutput')
 _BINARY = {'elemwise_add': 'Add', 'broadcast_add': 'Add', 'broadcast_plus': 'Add',
            'elemwise_sub': 'Sub', 'broadcast_sub': 'Sub', 'broadcast_minus': 'Sub',

@@ -8,22 +8,43 @@ import sys
 from minimx.base import MXNetError
 from minimx.symbol import linalg, random
 from minimx.symbol.custom import Custom
-from minimx.symbol.registry import FUNCTIONS, SPECS
+from minimx.symbol.registry import FUNCTIONS, ND_ONLY, SPECS
 from minimx.symbol.symbol import *
 from minimx.symbol.symbol import _apply, _function
+
+# MXNet's Python functions over the ops _zeros, _ones, ...: their nodes are _zeros0, ...
+_CREATORS = ('zeros', 'ones', 'arange', 'eye', 'linspace')
+
+
+def full(shape, val, dtype=None, name=None, attr=None, **kwargs):
+    """A node of MXNet's op _full, filled with `val` (its attribute `value`)."""
+    attrs = {'shape': shape, 'value': float(val), **kwargs}
+    if dtype is not None:
+        attrs['dtype'] = dtype
+    return _apply(SPECS['_full'], '_full', (), attrs, name, attr)
 
 
 def _install_functions(namespace: dict) -> list:
     """One function per nd operator: sym.FullyConnected, sym.relu, sym.broadcast_add."""
     for py_name, spec in sorted(FUNCTIONS.items()):
-        namespace.setdefault(py_name, _function(py_name, spec))
+        hint = spec.name if py_name in _CREATORS else None
+        namespace.setdefault(py_name, _function(py_name, spec, hint))
     return sorted(FUNCTIONS)
+
+
+def __getattr__(name: str):
+    """mx.sym.add and the other functions that MXNet has in mx.nd only: explained."""
+    if name in ND_ONLY:
+        raise AttributeError(f"mx.sym has no {name!r}: in MXNet 1.9.1 it is a function "
+                             f"of mx.nd only, so F.{name} in a hybrid_forward fails once "
+                             f"the block is hybridized. Use {ND_ONLY[name]}.")
+    raise AttributeError(f"module 'minimx.symbol' has no attribute {name!r}")
 
 
 # Into this package's namespace (named, so that running this cell in the book does not
 # put `sum` and `max` among the notebook's names).
 __all__ = ['Symbol', 'var', 'Variable', 'Group', 'load', 'load_json', 'AttrScope',
-           'TracingError', 'random', 'linalg']
+           'TracingError', 'random', 'linalg', 'full']
 
 
 __all__ += _install_functions(vars(sys.modules['minimx.symbol']))

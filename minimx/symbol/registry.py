@@ -17,11 +17,11 @@ __all__ = [
     'LOSS_OPERATORS',
     'SPECS',
     'FUNCTIONS',
-    'RANDOM_FUNCTIONS',
     'register',
     'spec_of',
     'OPTIONAL_INPUTS',
     'complete_flags',
+    'ND_ONLY',
     'OPERATOR_NAMES',
     'SAME_SHAPE',
     'SameShape',
@@ -33,6 +33,8 @@ __all__ = [
     'str_to_attr',
     'IGNORED_ATTRS',
     'is_hidden',
+    'DISTRIBUTIONS',
+    'MXNET_OP_NAMES',
 ]
 
 
@@ -108,6 +110,7 @@ _NUM_OUTPUTS = {
     '_linalg_gelqf': lambda attrs: 2,        # Q and L
     '_linalg_slogdet': lambda attrs: 2,      # sign and log|det|
     'moments': lambda attrs: 2,              # mean and variance
+    '_sample_multinomial': lambda attrs: 2 if attrs.get('get_prob') else 1,
     '_split_v2': lambda attrs: len(attrs.get('indices') or ()) or attrs.get('sections', 1),
 }
 
@@ -124,9 +127,6 @@ _BY_FN: dict = {}     # id(nd callable) -> OpSpec, for autograd.get_symbol
 
 
 FUNCTIONS: dict = {}  # Python name in mx.sym -> OpSpec
-
-
-RANDOM_FUNCTIONS: dict = {}  # ... in mx.sym.random
 
 
 def register(name: str, fn, inputs, attrs: tuple = (), python_names: tuple = (),
@@ -204,8 +204,11 @@ def complete_flags(spec: OpSpec, attrs: dict, count: int) -> dict:
 
 # Creation and random operators have no array input; MXNet calls them `_zeros`, ...
 _CREATION_NAMES = {'zeros': '_zeros', 'ones': '_ones', 'full': '_full',
-                   'arange': '_arange', 'uniform': '_random_uniform',
-                   'normal': '_random_normal', 'randint': '_random_randint'}
+                   'arange': '_arange', 'eye': '_eye', 'linspace': '_linspace',
+                   'uniform': '_random_uniform', 'normal': '_random_normal',
+                   **{f'random_{d}': f'_random_{d}' for d in (
+                       'uniform', 'normal', 'randint', 'exponential', 'gamma', 'poisson',
+                       'negative_binomial', 'generalized_negative_binomial')}}
 
 
 _NO_INPUTS = tuple(_CREATION_NAMES)
@@ -214,7 +217,25 @@ _NO_INPUTS = tuple(_CREATION_NAMES)
 _NOT_OPERATORS = ('array', 'empty', 'load', 'save', 'waitall', 'invoke', 'fluent',
                   'apply_binary', 'infer_reshape', 'normalize_axis', 'shape_size',
                   'getitem', 'seed',
-                  'split_v2')   # a Python function over the op _split_v2 (below)
+                  'split_v2',   # a Python function over the op _split_v2 (below)
+                  'concatenate', 'moveaxis', 'onehot_encode')   # nd only (below)
+
+
+# Functions MXNet 1.9.1 has in mx.nd only: F.add in a hybrid_forward works until the
+# block is hybridized. mx.sym refuses them too, and says what to call instead.
+ND_ONLY = {**{name: f'F.broadcast_{op}(a, b), or a {sign} b between equal shapes'
+              for name, op, sign in (
+                  ('add', 'add', '+'), ('subtract', 'sub', '-'),
+                  ('multiply', 'mul', '*'), ('divide', 'div', '/'),
+                  ('true_divide', 'div', '/'), ('modulo', 'mod', '%'),
+                  ('equal', 'equal', '=='), ('not_equal', 'not_equal', '!='),
+                  ('greater', 'greater', '>'), ('greater_equal', 'greater_equal', '>='),
+                  ('lesser', 'lesser', '<'), ('lesser_equal', 'lesser_equal', '<='))},
+           **{f'logical_{op}': f'F.broadcast_logical_{op}(a, b)'
+              for op in ('and', 'or', 'xor')},
+           'concatenate': 'F.concat(*arrays, dim=axis)',
+           'moveaxis': 'F.transpose(x, axes) or F.swapaxes(x, dim1, dim2)',
+           'onehot_encode': 'F.one_hot(indices, depth)'}
 
 
 _NOT_ATTRS = ('out', 'name', 'stype', 'ctx', 'needs')   # call keywords, not attributes
@@ -346,6 +367,7 @@ def register_nd(namespace, functions: dict) -> None:
         except (TypeError, ValueError):      # no signature to read: not an operator
             continue
         names = (py_name,) + ((name,) if name.isidentifier() and name[0] != '_' else ())
+        names = tuple(n for n in names if n not in ND_ONLY)
         extra = {}
         if name.startswith('linalg.'):    # MXNet's op is _linalg_det, its nodes det0, ...
             name, extra['hint'] = '_linalg_' + name[7:], name[7:]
@@ -502,6 +524,23 @@ def is_hidden(key: str) -> bool:
     return key.startswith('__') and key.endswith('__')
 
 
+def _full(shape=None, value=0.0, dtype=None, ctx=None):
+    """MXNet's op _full, whose attribute is `value` (nd.full's argument is `val`)."""
+    return nd.full(shape, value, ctx=ctx, dtype=dtype)
+
+
+def _arange(start=0.0, stop=None, step=1.0, repeat=1, infer_range=False, dtype=None,
+            ctx=None):
+    """MXNet's op _arange, with its `infer_range` (MXNet's JSON always has it)."""
+    if infer_range:
+        raise MXNetError("_arange: infer_range=True (the stop inferred from the shape "
+                         "of the output) is not implemented in minimx; give stop")
+    return nd.arange(start, stop, step, repeat, ctx=ctx, dtype=dtype)
+
+
+register('_full', _full, (), ('shape', 'value', 'dtype'))
+register('_arange', _arange, (), ('start', 'stop', 'step', 'repeat', 'infer_range',
+                                  'dtype'))
 register_nd(nd, FUNCTIONS)
 
 
@@ -511,7 +550,41 @@ register('_split_v2', nd.shape_more._split_v2, ('data',),
          ('indices', 'axis', 'squeeze_axis', 'sections'), hint='_split_v2')
 
 
-register_nd(nd.random, RANDOM_FUNCTIONS)
+# The parameters of MXNet's distributions, in order: mx.sym.random makes `_random_*`
+# nodes of them (numbers, as attributes) or `_sample_*` nodes (symbols, as inputs).
+DISTRIBUTIONS = {'uniform': ('low', 'high'), 'normal': ('loc', 'scale'),
+                 'gamma': ('alpha', 'beta'), 'exponential': ('lam',),
+                 'poisson': ('lam',), 'negative_binomial': ('k', 'p'),
+                 'generalized_negative_binomial': ('mu', 'alpha')}
+
+
+for _d, _params in DISTRIBUTIONS.items():     # uniform_like: the shape of an input
+    register(f'_random_{_d}_like', getattr(nd.random, f'{_d}_like'), ('data',),
+             _params, hint=f'{_d}_like')
+
+
+# MXNet knows many operators under two names, and its JSON names a node by the one the
+# operator was registered under; the other is an alias (`concat` of `Concat`). minimx
+# met these under the alias. Read from MXNet 1.9.1 (NNGetOpHandle(alias), then the
+# name of that op):
+MXNET_OP_NAMES = {
+    'concat': 'Concat', 'split': 'SliceChannel', 'swapaxes': 'SwapAxis',
+    'flip': 'reverse', 'identity': '_copy', 'cumsum': '_np_cumsum',
+    'broadcast_plus': 'broadcast_add', 'broadcast_minus': 'broadcast_sub',
+    'true_divide': 'broadcast_div', 'ravel_multi_index': '_ravel_multi_index',
+    'unravel_index': '_unravel_index', 'shuffle': '_shuffle',
+    **{f'sample_{d}': f'_sample_{d}' for d in (*DISTRIBUTIONS, 'multinomial')},
+}
+
+
+def _use_mxnet_names() -> None:
+    """tojson writes MXNet's name; load_json reads both names, as MXNet does."""
+    for alias, name in MXNET_OP_NAMES.items():
+        SPECS[alias].name = name
+        SPECS.setdefault(name, SPECS[alias])
+
+
+_use_mxnet_names()
 
 
 def _label_rule(attrs: dict, shapes: list) -> list:

@@ -372,15 +372,13 @@ def _positional_attrs(spec: OpSpec, hint: str, values: list) -> dict:
 # mx.sym.maximum(a, b) and its kind are Symbol operators under a name, as in MXNet:
 # two symbols of one shape (_maximum), or a symbol and a number (_maximum_scalar).
 _NAMED_OPERATORS = {'maximum': 'broadcast_maximum', 'minimum': 'broadcast_minimum',
-                    'power': 'broadcast_power', 'equal': 'broadcast_equal',
-                    'not_equal': 'broadcast_not_equal', 'greater': 'broadcast_greater',
-                    'greater_equal': 'broadcast_greater_equal',
-                    'lesser': 'broadcast_lesser',
-                    'lesser_equal': 'broadcast_lesser_equal'}
+                    'power': 'broadcast_power'}
 
 
-def _function(py_name: str, spec: OpSpec):
-    """The `mx.sym` function for one operator."""
+def _function(py_name: str, spec: OpSpec, hint: 'str | None' = None):
+    """The `mx.sym` function for one operator; its nodes are named `hint`0, ...
+    (by default the function's name: fullyconnected0)."""
+    hint = hint or py_name.lower()
     if py_name in _NAMED_OPERATORS:
         method = _operator(_NAMED_OPERATORS[py_name])
         reflected = _operator(_NAMED_OPERATORS[py_name], reflected=True)
@@ -389,7 +387,7 @@ def _function(py_name: str, spec: OpSpec):
             return method(lhs, rhs) if isinstance(lhs, Symbol) else reflected(rhs, lhs)
     else:
         def creator(*args, name=None, attr=None, **kwargs):
-            return _apply(spec, py_name.lower(), args, kwargs, name, attr)
+            return _apply(spec, hint, args, kwargs, name, attr)
     creator.__name__ = creator.__qualname__ = py_name
     creator.__doc__ = (f"Symbolic `{spec.name}`: a graph node that computes what "
                        f"`nd.{py_name}` computes.\n\n" + (spec.fn.__doc__ or ''))

@@ -2,7 +2,7 @@
 # Do not edit it: edit the notebook(s) and run `make tangle`.
 """`gluon.nn`: neural-network layers."""
 
-from minimx.gluon.block import Block, HybridBlock
+from minimx.gluon.block import Block, HybridBlock, SymbolBlock
 from minimx.gluon.nn.activations import ELU, GELU, SELU, PReLU, Swish
 from minimx.gluon.nn.basic_layers import (
     Activation,
