@@ -906,3 +906,18 @@ def test_full_and_arange_read_mxnets_attributes():
 def test_symbol_block_is_also_in_gluon_nn():
     """MXNet programs load exported models with gluon.nn.SymbolBlock.imports(...)."""
     assert gluon.nn.SymbolBlock is gluon.SymbolBlock
+
+
+def test_mxnet_fluent_methods_on_arrays_and_symbols():
+    """x.zeros_like(), x.ones_like(), x.pad(...), x.argmax_channel(): methods of MXNet's
+    NDArray and Symbol (values by hand)."""
+    x = nd.array([[1, 5, 2], [7, 0, 3]])
+    assert_array_equal(x.argmax_channel().asnumpy(), [1, 0])
+    assert_array_equal(x.zeros_like().asnumpy(), np.zeros((2, 3)))
+    assert_array_equal(x.ones_like().asnumpy(), np.ones((2, 3)))
+    padded = nd.ones((1, 1, 1, 2)).pad(mode='constant', pad_width=(0, 0, 0, 0, 1, 0, 0, 1))
+    assert_array_equal(padded.asnumpy()[0, 0], [[0, 0, 0], [1, 1, 0]])
+    s = sym.var('s')
+    got = [o.asnumpy() for o in sym.Group([s.zeros_like(), s.argmax_channel()]).eval(s=x)]
+    assert_array_equal(got[0], np.zeros((2, 3)))
+    assert_array_equal(got[1], [1, 0])

@@ -9,7 +9,7 @@ import numpy as np
 
 from minimx.base import MXNetError
 from minimx.ndarray.elemwise import _shape_size
-from minimx.ndarray.ndarray import invoke
+from minimx.ndarray.ndarray import fluent, invoke
 from minimx.ndarray.nn import _global_pool_grad, _spread_to_windows
 from minimx.ndarray.shape_more import _S, _into, _Op
 
@@ -471,3 +471,4 @@ class _Pad(_Op):
 
 Pad = _Pad()
 pad = Pad      # MXNet has both spellings
+fluent(pad=pad)                 # and x.pad(mode=..., pad_width=...)

@@ -5,6 +5,7 @@
 import numpy as np
 
 from minimx.base import MXNetError
+from minimx.ndarray.creation import ones_like, zeros_like
 from minimx.ndarray.elemwise import argmax
 from minimx.ndarray.indexing import one_hot, pick
 from minimx.ndarray.ndarray import NDArray, fluent
@@ -315,3 +316,7 @@ ravel_multi_index, unravel_index = _RavelMultiIndex(), _UnravelIndex()
 def argmax_channel(data: NDArray, out=None, name=None) -> NDArray:
     """The index of the largest value along axis 1, as float32 (MXNet's old name)."""
     return _into(out, argmax(data, axis=1))
+
+
+# Methods of MXNet's NDArray (and so of Symbol): x.argmax_channel(), x.zeros_like(), ...
+fluent(argmax_channel=argmax_channel, zeros_like=zeros_like, ones_like=ones_like)
