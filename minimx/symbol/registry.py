@@ -353,9 +353,10 @@ def _register_binary(op: _BinaryOp) -> None:
 
 def register_nd(namespace, functions: dict) -> None:
     """Register every operator of an nd namespace as a function in `functions`, under
-    its nd name and under MXNet's name for it (`add` is also `broadcast_add`).
-    Operators come first: where a plain function shares an operator's name, the
-    operator is the definition."""
+    its nd name and under MXNet's name for it (`power` is also `broadcast_power`),
+    except the names MXNet keeps in mx.nd only (ND_ONLY: `add`, ...). Operators come
+    first: where a plain function shares an operator's name, the operator is the
+    definition."""
     found = [(n, getattr(namespace, n)) for n in sorted(dir(namespace))
              if not n.startswith('_') and n not in _NOT_OPERATORS]
     found = [(n, f) for n, f in found if callable(f) and not isinstance(f, type)
