@@ -35,7 +35,7 @@ def _draw(dist: str, params: list, shape, dtype, kwargs: dict):
             raise MXNetAssertionError("Distribution parameters must all have the same "
                                       f"type, but got both {type(params[0])} and "
                                       f"{type(p)}.")
-    given = {k: v for k, v in (('shape', shape), ('dtype', dtype)) if v is not None}
+    given = {'shape': shape, 'dtype': dtype}
     if kind is Symbol:
         return _node(f'_sample_{dist}', tuple(params), given, kwargs)
     return _node(f'_random_{dist}', (), {**dict(zip(DISTRIBUTIONS[dist], params)),
@@ -43,9 +43,11 @@ def _draw(dist: str, params: list, shape, dtype, kwargs: dict):
 
 
 def _node(op: str, inputs: tuple, attrs: dict, kwargs: dict):
-    """A node of MXNet's op `op`, named after it (_random_uniform0, as MXNet)."""
+    """A node of MXNet's op `op`, named after it (_random_uniform0, as MXNet); the
+    attributes left at None are not written (MXNet's defaults)."""
     name, attr = kwargs.pop('name', None), kwargs.pop('attr', None)
-    return _apply(SPECS[op], op, inputs, {**attrs, **kwargs}, name, attr)
+    attrs = {k: v for k, v in {**attrs, **kwargs}.items() if v is not None}
+    return _apply(SPECS[op], op, inputs, attrs, name, attr)
 
 
 def uniform(low=0, high=1, shape=None, dtype=None, **kwargs):
@@ -85,16 +87,15 @@ def generalized_negative_binomial(mu=1, alpha=1, shape=None, dtype=None, **kwarg
 
 def randint(low, high, shape=None, dtype=None, **kwargs):
     """Integers in [low, high): numbers only, no symbol form (as in MXNet)."""
-    given = {k: v for k, v in (('shape', shape), ('dtype', dtype)) if v is not None}
-    return _node('_random_randint', (), {'low': low, 'high': high, **given}, kwargs)
+    return _node('_random_randint', (), {'low': low, 'high': high, 'shape': shape,
+                                         'dtype': dtype}, kwargs)
 
 
 def multinomial(data, shape=None, get_prob=True, dtype='int32', **kwargs):
     """Draws class indices from the rows of probabilities `data` (as MXNet's symbol
     version: with the log-probability of each draw, get_prob=True, by default)."""
-    given = {} if shape is None else {'shape': shape}
     return _node('_sample_multinomial', (data,),
-                 {**given, 'get_prob': get_prob, 'dtype': dtype}, kwargs)
+                 {'shape': shape, 'get_prob': get_prob, 'dtype': dtype}, kwargs)
 
 
 def shuffle(data, **kwargs):
